@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Create .venv and install every pinned dependency and the redraw packages into it.
+# Idempotent: when requirements and package manifests are unchanged, a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${REDRAW_VENV:-.venv}"
+
+# System packages: venv support and the EGL/GL libraries the headless simulator renders with.
+need=()
+python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
+for pkg in libegl1 libgl1 libgl1-mesa-dri libglu1-mesa; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+stamp="$VENV/.redraw-installed"
+want=$(cat requirements.txt scripts/setup.sh src/*/setup.py | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+echo "setup: installing Python dependencies into $VENV (about 2-5 minutes the first time)"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+# torch first and alone: this spelling takes the CPU wheel; an unpinned torch pulls gigabytes of CUDA.
+"$VENV/bin/python" -m pip install -q torch==2.13.0
+"$VENV/bin/python" -m pip install -q -r requirements.txt
+"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation \
+  -e src/redraw_testing -e src/redraw_perception -e src/redraw_policy -e src/redraw_logger -e src/redraw_trainer
+echo "$want" > "$stamp"
+echo "setup: done"

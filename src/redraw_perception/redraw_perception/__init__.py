@@ -1,0 +1,18 @@
+"""Camera-frame preprocessing shared by the robot nodes, the bag reader and the simulator."""
+
+from redraw_perception.errors import ContractError, PreprocessError
+from redraw_perception.preprocess import (
+    PreprocessConfig,
+    Preprocessor,
+    preprocess_jpeg,
+    preprocess_rgb,
+)
+
+__all__ = [
+    "ContractError",
+    "PreprocessConfig",
+    "PreprocessError",
+    "Preprocessor",
+    "preprocess_jpeg",
+    "preprocess_rgb",
+]

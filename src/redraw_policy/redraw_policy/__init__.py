@@ -1,0 +1,1 @@
+"""Policy runtime for the Duckiebot: kinematics, ONNX runner, safety watchdog, policy node."""
