@@ -1,0 +1,112 @@
+"""Adapting the world model's dynamics to target data: `adapt(model, data, cfg, method)`.
+
+Every method trains a dynamics function on the same loss, with the world model frozen:
+
+    L = masked mean_t KL( sg(q(z_t | x_t)) || p'(z_t | z_{t-1}, a_{t-1}, b_{t-1}) )   (no free bits)
+
+with posteriors computed once (`posteriors.encode_posteriors`), so a step touches no CNN.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from redraw_trainer.baselines import finetune_dynamics, new_dynamics
+from redraw_trainer.config import AdaptConfig
+from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.distributions import categorical_kl
+from redraw_trainer.posteriors import encode_posteriors, windows_with_cache
+from redraw_trainer.residual import RectifiedDynamics, Residual
+from redraw_trainer.world_model import WorldModel, dynamics_mask, masked_mean, scan_prior
+
+METHODS = ("residual", "finetune", "new_dynamics", "none")
+
+
+@dataclass
+class AdaptResult:
+    method: str
+    dynamics: nn.Module  # drop-in for model.dynamics
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def trainable(self) -> nn.Module | None:
+        """The part adaptation trained: the residual, or the whole dynamics for the baselines."""
+        if self.method == "none":
+            return None
+        return self.dynamics.residual if self.method == "residual" else self.dynamics
+
+
+def build_dynamics(model: WorldModel, method: str, cfg: AdaptConfig) -> tuple[nn.Module, list[nn.Parameter], float]:
+    """(dynamics, trainable parameters, learning rate) for an adaptation method."""
+    m = model.cfg
+    if method == "residual":
+        residual = Residual(m.groups, m.classes, m.action_dim, cfg.residual_hidden)
+        return RectifiedDynamics(model.dynamics, residual), list(residual.parameters()), cfg.lr
+    if method == "finetune":
+        dynamics = finetune_dynamics(model)
+        return dynamics, list(dynamics.parameters()), cfg.finetune_lr
+    if method == "new_dynamics":
+        dynamics = new_dynamics(model)
+        return dynamics, list(dynamics.parameters()), cfg.finetune_lr
+    if method == "none":
+        return model.dynamics, [], 0.0
+    raise ValueError(f"adapt: unknown method '{method}' (expected one of {METHODS})")
+
+
+def dynamics_kl_loss(
+    model: WorldModel, dynamics: nn.Module, batch: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Masked KL(sg(posterior) || adapted prior) on a cached-posterior batch (B, T)."""
+    post = batch["post"]
+    prior = scan_prior(dynamics, batch["z"], batch["action"], batch["is_first"], post[:, 0].exp(), model.cfg.unimix)
+    kl = categorical_kl(post, prior)
+    loss = masked_mean(kl, dynamics_mask(batch["is_first"]))
+    return loss, {"adapt/kl": loss.detach()}
+
+
+def adapt(
+    model: WorldModel,
+    data: SequenceData,
+    cfg: AdaptConfig,
+    method: str | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+) -> AdaptResult:
+    """Train `method`'s dynamics on `data` (target domain, no rewards needed); the model stays frozen."""
+    method = method or cfg.method
+    model.requires_grad_(False)
+    model.eval()
+    dynamics, params, lr = build_dynamics(model, method, cfg)
+    result = AdaptResult(method, dynamics)
+    if method == "none" or cfg.steps == 0:
+        return result
+    start = time.perf_counter()
+    cache = encode_posteriors(model, data)
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    dynamics.train()
+    for step in tqdm(range(1, cfg.steps + 1), desc=f"adapt[{method}]", disable=not progress, leave=False):
+        rows = data.windows(data.sample_starts(cfg.batch_size, cfg.seq_len, rng), cfg.seq_len)
+        loss, metrics = dynamics_kl_loss(model, dynamics, windows_with_cache(data, cache, rows, generator))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+        optimizer.step()
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            row = {k: float(v) for k, v in metrics.items()}
+            result.history.append({"step": step, **row})
+            if on_log:
+                on_log(step, row)
+    dynamics.eval()
+    result.seconds = time.perf_counter() - start
+    return result

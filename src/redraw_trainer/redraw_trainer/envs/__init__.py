@@ -1,0 +1,1 @@
+"""Environments: the synthetic point task, gym-duckietown, and reality-gap wrappers."""

@@ -1,0 +1,40 @@
+"""Posterior caching: the encoder is frozen during adaptation, so target frames are encoded once."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.world_model import WorldModel
+
+
+@torch.no_grad()
+def encode_posteriors(model: WorldModel, data: SequenceData, batch: int = 256) -> torch.Tensor:
+    """Posterior log-probs of every frame: (N, G, K) float32."""
+    out = []
+    for start in range(0, len(data), batch):
+        out.append(model.posterior(torch.from_numpy(data.image[start : start + batch])))
+    if not out:
+        return torch.zeros(0, model.cfg.groups, model.cfg.classes)
+    return torch.cat(out)
+
+
+def sample_one_hot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Categorical sample per group from cached log-probs, one-hot, no gradient."""
+    flat = log_probs.exp().reshape(-1, log_probs.shape[-1])
+    index = torch.multinomial(flat, 1, generator=generator).reshape(log_probs.shape[:-1])
+    return torch.nn.functional.one_hot(index, log_probs.shape[-1]).float()
+
+
+def windows_with_cache(
+    data: SequenceData, cache: torch.Tensor, rows: np.ndarray, generator: torch.Generator | None = None
+) -> dict[str, torch.Tensor]:
+    """A (B, T) batch of posterior log-probs, posterior samples, actions and episode starts."""
+    post = cache[torch.from_numpy(rows)]
+    return {
+        "post": post,
+        "z": sample_one_hot(post, generator),
+        "action": torch.from_numpy(data.action[rows].astype(np.float32)),
+        "is_first": torch.from_numpy(data.is_first[rows]),
+    }
