@@ -1,0 +1,173 @@
+"""gym-duckietown as a Gymnasium lane-following environment, seen and driven as the robot is.
+
+Observations pass through `redraw_perception.Preprocessor` (the robot's own preprocessing) and
+actions through `redraw_policy.kinematics` (the robot's own conversion to wheel duty cycles). Control
+runs at 10 Hz, the robot's loop; the simulator integrates physics at its own rate in between.
+Reward: progress along the lane minus lateral and heading error; leaving the road ends the episode
+with a penalty.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from redraw_perception import PreprocessConfig, Preprocessor
+from redraw_policy.kinematics import KinematicsConfig, action_to_wheels
+
+WheelTransform = Callable[[float, float], tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class DuckietownConfig:
+    map_name: str = "loop_empty"
+    domain_rand: bool = True
+    render_width: int = 160  # 4:3 like the robot's 640x480 camera; preprocessing crops and resizes
+    render_height: int = 120
+    control_hz: float = 10.0
+    physics_hz: float = 30.0
+    episode_steps: int = 300
+    v_max: float = 0.5  # m/s at forward action 1
+    omega_max: float = 4.0  # rad/s at turn action 1
+    progress_scale: float = 10.0  # reward per metre along the lane... x this
+    lateral_scale: float = 3.0  # penalty per metre off the lane centre
+    heading_scale: float = 0.5  # penalty per radian off the lane direction
+    offroad_penalty: float = 5.0
+
+    @property
+    def kinematics(self) -> KinematicsConfig:
+        return KinematicsConfig(v_max=self.v_max, omega_max=self.omega_max)
+
+
+def _headless() -> None:
+    """Render with EGL, no display; skip pyglet's per-call GL error checks (a third of render time)."""
+    os.environ.setdefault("PYGLET_HEADLESS", "true")
+    import pyglet
+
+    pyglet.options["debug_gl"] = False
+
+
+class DuckietownLaneEnv(gym.Env):
+    """Lane following in gym-duckietown. `info` carries the lane pose for evaluation and PID baselines."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, config: DuckietownConfig = DuckietownConfig(), preprocess: PreprocessConfig = PreprocessConfig(),
+                 seed: int | None = None) -> None:
+        _headless()
+        from gym_duckietown.simulator import Simulator
+
+        from redraw_trainer.envs import numpy_compat
+
+        numpy_compat.apply()
+        self.config = config
+        self.preprocessor = Preprocessor(preprocess)
+        self.kinematics = config.kinematics
+        skip = int(round(config.physics_hz / config.control_hz))
+        if abs(skip * config.control_hz - config.physics_hz) > 1e-6:
+            raise ValueError(f"physics_hz {config.physics_hz} must be a multiple of control_hz {config.control_hz}")
+        self.sim = Simulator(
+            map_name=config.map_name, domain_rand=config.domain_rand, frame_rate=config.physics_hz,
+            frame_skip=skip, camera_width=config.render_width, camera_height=config.render_height,
+            max_steps=10**9, seed=seed if seed is not None else 0, accept_start_angle_deg=20,
+        )
+        self.dt = 1.0 / config.control_hz
+        self.wheel_transforms: list[WheelTransform] = []  # reality gaps on wheel commands
+        self.camera_adjusters: list[Callable[[Any], None]] = []  # reality gaps on the camera pose
+        self.observation_space = gym.spaces.Box(0, 255, preprocess.out_shape, np.uint8)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self._t = 0
+        self.last_wheels = (0.0, 0.0)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self.sim.seed(seed)
+        self.sim.reset()
+        for adjust in self.camera_adjusters:
+            adjust(self.sim)
+        self._t = 0
+        return self._observe(), self._info()
+
+    def wheels_for(self, action: np.ndarray) -> tuple[float, float]:
+        """Normalised action -> the wheel duty cycles actually applied (kinematics, then any gaps)."""
+        left, right = action_to_wheels(np.asarray(action, np.float64), self.kinematics)
+        for transform in self.wheel_transforms:
+            left, right = transform(left, right)
+        return float(np.clip(left, -1, 1)), float(np.clip(right, -1, 1))
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
+        action = np.asarray(action, np.float64)
+        if not np.all(np.isfinite(action)):
+            raise ValueError(f"DuckietownLaneEnv.step: action {action} is not finite")
+        before = self._lane_pose()
+        self.last_wheels = self.wheels_for(action)
+        _, _, done, _ = self.sim.step(np.array(self.last_wheels))
+        self._t += 1
+        after = self._lane_pose()
+        offroad = done or after is None
+        if offroad:
+            reward = -self.config.offroad_penalty
+        else:
+            reward = self._lane_reward(after)
+        info = self._info(after)
+        info["offroad"] = offroad
+        info["in_lane"] = not offroad and abs(after["dist"]) < 0.1 if after else False
+        truncated = self._t >= self.config.episode_steps and not offroad
+        _ = before
+        return self._observe(), float(reward), bool(offroad), bool(truncated), info
+
+    def _lane_reward(self, lane: dict[str, float]) -> float:
+        c = self.config
+        progress = self.sim.speed * self.dt * lane["dot_dir"]
+        return c.progress_scale * progress - c.lateral_scale * abs(lane["dist"]) - c.heading_scale * abs(lane["angle_rad"])
+
+    def _lane_pose(self) -> dict[str, float] | None:
+        from gym_duckietown.exceptions import NotInLane
+
+        try:
+            lp = self.sim.get_lane_pos2(self.sim.cur_pos, self.sim.cur_angle)
+        except NotInLane:
+            return None
+        return {"dist": float(lp.dist), "dot_dir": float(lp.dot_dir), "angle_rad": float(lp.angle_rad)}
+
+    def _info(self, lane: dict[str, float] | None = None) -> dict[str, Any]:
+        lane = lane if lane is not None else self._lane_pose()
+        return {"lane": lane, "pos": np.array(self.sim.cur_pos), "angle": float(self.sim.cur_angle), "t": self._t}
+
+    def _observe(self) -> np.ndarray:
+        return self.preprocessor.from_rgb(self.sim.render_obs())
+
+    def render(self) -> np.ndarray:
+        return self.sim.render_obs()
+
+    def close(self) -> None:
+        self.sim.close()
+
+
+def lane_pid_policy(kp: float = 20.0, ka: float = 6.0, forward: float = 0.5, omega_max: float = 4.0,
+                    noise: float = 0.0, rng: np.random.Generator | None = None):
+    """A privileged lane-pose PD controller (the simulator's lane-follower baseline), optionally noisy.
+
+    turn = (kp * lateral + ka * heading) / omega_max, in the simulator's lane-pose signs (checked
+    empirically: a positive turn makes the lane-relative heading decrease).
+    """
+    rng = rng or np.random.default_rng()
+
+    def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        lane = info.get("lane")
+        if lane is None:
+            action = np.array([forward * 0.5, 0.0])
+        else:
+            omega = kp * lane["dist"] + ka * lane["angle_rad"]
+            action = np.array([forward, omega / omega_max])
+        if noise > 0:
+            action = action + rng.normal(0.0, noise, 2)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+    return policy
