@@ -76,11 +76,53 @@ class AdaptConfig:
 
 
 @dataclass
+class PolicyConfig:
+    """Actor-critic in imagination (see imagination.ActorCriticConfig for the algorithm's own knobs)."""
+
+    updates: int = 1000
+    horizon: int = 15
+    hidden: int = 256
+    batch_size: int = 256
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    entropy: float = 3e-3
+    gamma: float = 0.97
+
+
+@dataclass
+class PretrainConfig:
+    """Source-simulator data and Plan2Explore rounds for `redraw pretrain`."""
+
+    domain: str = "duckietown"
+    seed_transitions: int = 24000
+    seed_behaviours: str = "pid:noise=0.2;pid:noise=0.5;smooth;random"  # split evenly
+    chunk_transitions: int = 2000
+    workers: int = 2
+    explore_rounds: int = 2
+    explore_transitions: int = 3000
+    explore_updates: int = 300
+    ensemble_updates: int = 300
+    ensemble_members: int = 5
+    steps_per_round: int = 1000
+    eval_episodes: int = 10
+
+
+@dataclass
 class Config:
     seed: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+
+    def actor_critic(self):
+        """The imagination.ActorCriticConfig this config asks for."""
+        from redraw_trainer.imagination import ActorCriticConfig
+
+        p = self.policy
+        return ActorCriticConfig(horizon=p.horizon, hidden=p.hidden, batch_size=p.batch_size, actor_lr=p.actor_lr,
+                                 critic_lr=p.critic_lr, entropy=p.entropy, gamma=p.gamma)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -131,6 +173,11 @@ def load_config(presets: list[str] | tuple[str, ...] = ("small",), overrides: li
         if name not in available:
             raise ConfigError(f"{PRESETS_FILE}: no preset '{name}' (available: {sorted(available)})")
         _merge(cfg, available[name] or {}, f"preset '{name}'")
+    return apply_overrides(cfg, overrides)
+
+
+def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """Apply `section.key=value` items (values parsed as YAML) to `cfg` in place; returns it."""
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override '{item}': expected section.key=value")

@@ -1,0 +1,63 @@
+"""A policy that acts from camera frames: world-model encoder -> posterior -> actor.
+
+The world model has no recurrence, so the policy needs only the current frame; this is exactly what
+`export.py` puts into the ONNX file the robot runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from redraw_trainer.checkpoint import load_checkpoint, save_checkpoint
+from redraw_trainer.config import Config
+from redraw_trainer.imagination import Actor, ActorCriticConfig
+from redraw_trainer.world_model import WorldModel
+
+
+class FramePolicy:
+    """Callable (obs (S, S, 3) uint8, info) -> action (2,) float32 in [-1, 1]."""
+
+    def __init__(self, model: WorldModel, actor: Actor, stochastic: bool = False, seed: int = 0) -> None:
+        self.model, self.actor, self.stochastic = model, actor, stochastic
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def __call__(self, obs: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
+        post = self.model.posterior(torch.from_numpy(np.ascontiguousarray(obs))[None])
+        if self.stochastic:
+            index = torch.multinomial(post.exp().reshape(-1, post.shape[-1]), 1, generator=self.generator)
+            z = F.one_hot(index.reshape(post.shape[:-1]), post.shape[-1]).float()
+            dist = self.actor(z.flatten(-2))
+            action = dist.mean + dist.stddev * torch.randn(dist.mean.shape, generator=self.generator)
+        else:
+            z = F.one_hot(post.argmax(-1), post.shape[-1]).float()
+            action = self.actor.act(z.flatten(-2))
+        return action[0].clamp(-1.0, 1.0).numpy().astype(np.float32)
+
+
+def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, ac_cfg: ActorCriticConfig,
+                dynamics_state: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """A policy checkpoint is self-contained: world model weights, actor, configs, preprocessing."""
+    from dataclasses import asdict
+
+    return save_checkpoint(path, "policy", {
+        "config": cfg.to_dict(), "model": model.state_dict(), "actor": actor.state_dict(),
+        "actor_config": asdict(ac_cfg), **(extra or {}),
+    })
+
+
+def load_policy(path: str | Path, stochastic: bool = False, seed: int = 0) -> tuple[FramePolicy, dict[str, Any]]:
+    data = load_checkpoint(path, "policy", required=("config", "model", "actor", "actor_config"))
+    cfg = Config.from_dict(data["config"], source=str(path))
+    model = WorldModel(cfg.model)
+    model.load_state_dict(data["model"])
+    model.eval()
+    actor = Actor(cfg.model.groups * cfg.model.classes, cfg.model.action_dim, ActorCriticConfig(**data["actor_config"]))
+    actor.load_state_dict(data["actor"])
+    actor.eval()
+    return FramePolicy(model, actor, stochastic, seed), data

@@ -1,0 +1,198 @@
+"""Actor-critic trained purely in imagination inside a (rectified or not) world model, DreamerV3 style.
+
+Start states are posteriors of dataset frames; the actor rolls the prior forward `horizon` steps;
+rewards come from the frozen reward head (or any reward function, e.g. Plan2Explore's disagreement);
+lambda-returns (lambda = 0.95) against a two-hot critic with a slow EMA copy; returns normalised by
+their 5th-95th percentile range; REINFORCE gradients for the continuous actions plus an entropy bonus.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from redraw_trainer.distributions import bins, straight_through_sample, two_hot_loss, two_hot_mean
+from redraw_trainer.nets import mlp
+from redraw_trainer.world_model import WorldModel
+
+RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (z_prev, action, z_next) -> reward
+
+
+@dataclass
+class ActorCriticConfig:
+    horizon: int = 15
+    gamma: float = 0.97
+    lam: float = 0.95
+    hidden: int = 256
+    layers: int = 2
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    entropy: float = 3e-3
+    min_std: float = 0.1
+    max_std: float = 1.0
+    slow_critic_decay: float = 0.98
+    return_norm_decay: float = 0.99
+    batch_size: int = 256
+    grad_clip: float = 100.0
+    value_bins: int = 255
+
+
+class Actor(nn.Module):
+    """z (B, G*K) -> Normal over actions with tanh-squashed mean; the deterministic action is the mean."""
+
+    def __init__(self, latent: int, action_dim: int, cfg: ActorCriticConfig) -> None:
+        super().__init__()
+        self.net = mlp(latent, cfg.hidden, cfg.layers, 2 * action_dim)
+        self.min_std, self.max_std = cfg.min_std, cfg.max_std
+        self.action_dim = action_dim
+
+    def forward(self, z_flat: torch.Tensor) -> torch.distributions.Normal:
+        out = self.net(z_flat)
+        mean = torch.tanh(out[..., : self.action_dim])
+        std = self.min_std + (self.max_std - self.min_std) * torch.sigmoid(out[..., self.action_dim :] + 2.0)
+        return torch.distributions.Normal(mean, std)
+
+    def act(self, z_flat: torch.Tensor) -> torch.Tensor:
+        """Deterministic action in [-1, 1] (what the exported policy runs)."""
+        return torch.tanh(self.net(z_flat)[..., : self.action_dim])
+
+
+class Critic(nn.Module):
+    def __init__(self, latent: int, cfg: ActorCriticConfig) -> None:
+        super().__init__()
+        self.net = mlp(latent, cfg.hidden, cfg.layers, cfg.value_bins)
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.register_buffer("bins", bins(cfg.value_bins), persistent=False)
+
+    def forward(self, z_flat: torch.Tensor) -> torch.Tensor:
+        return self.net(z_flat)
+
+    def value(self, z_flat: torch.Tensor) -> torch.Tensor:
+        return two_hot_mean(self.net(z_flat), self.bins)
+
+
+def lambda_returns(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
+    """R_t = r_{t+1} + gamma c_{t+1} ((1 - lam) v_{t+1} + lam R_{t+1}); shapes (H, B) -> (H, B); value (H+1, B)."""
+    horizon = reward.shape[0]
+    returns = [value[-1]]
+    for t in reversed(range(horizon)):
+        returns.append(reward[t] + gamma * cont[t] * ((1 - lam) * value[t + 1] + lam * returns[-1]))
+    return torch.stack(returns[1:][::-1])
+
+
+class ActorCritic(nn.Module):
+    """Imagination actor-critic. `update(model, dynamics, start_z, start_belief)` returns its metrics."""
+
+    def __init__(self, model_groups: int, model_classes: int, action_dim: int, cfg: ActorCriticConfig) -> None:
+        super().__init__()
+        latent = model_groups * model_classes
+        self.cfg = cfg
+        self.actor = Actor(latent, action_dim, cfg)
+        self.critic = Critic(latent, cfg)
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.register_buffer("return_scale", torch.ones(()))
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, eps=1e-5)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr, eps=1e-5)
+        self.updates = 0
+
+    def imagine(self, model: WorldModel, dynamics: nn.Module, start_z: torch.Tensor, start_belief: torch.Tensor,
+                horizon: int) -> dict[str, torch.Tensor]:
+        """Roll the prior forward under the actor: z (H+1, B, G, K), action, log_prob, entropy (H, B, ...)."""
+        zs, actions, log_probs, entropies = [start_z], [], [], []
+        z, belief = start_z, start_belief
+        for _ in range(horizon):
+            policy = self.actor(z.detach().flatten(-2))
+            action = policy.sample()
+            log_probs.append(policy.log_prob(action).sum(-1))
+            entropies.append(policy.entropy().sum(-1))
+            action = action.clamp(-1.0, 1.0)
+            with torch.no_grad():
+                prior = model.prior_step(dynamics, z, action, belief)
+                z = straight_through_sample(prior)
+                belief = prior.exp()
+            zs.append(z)
+            actions.append(action)
+        return {"z": torch.stack(zs), "action": torch.stack(actions), "log_prob": torch.stack(log_probs),
+                "entropy": torch.stack(entropies)}
+
+    def update(self, model: WorldModel, dynamics: nn.Module, start_z: torch.Tensor, start_belief: torch.Tensor,
+               reward_fn: RewardFn | None = None) -> dict[str, float]:
+        cfg = self.cfg
+        traj = self.imagine(model, dynamics, start_z, start_belief, cfg.horizon)
+        z_flat = traj["z"].flatten(-2)  # (H+1, B, G*K)
+        with torch.no_grad():
+            if reward_fn is None:
+                reward = model.reward(traj["z"][1:])
+            else:
+                reward = reward_fn(traj["z"][:-1], traj["action"], traj["z"][1:])
+            cont = model.cont(traj["z"][1:])
+            value = self.slow_critic.value(z_flat)
+            returns = lambda_returns(reward, cont, value, cfg.gamma, cfg.lam)
+            # weight later steps by the probability the episode is still running
+            weight = torch.cumprod(torch.cat([torch.ones_like(cont[:1]), cont[:-1]]), 0)
+            low, high = torch.quantile(returns.flatten(), torch.tensor([0.05, 0.95]))
+            scale = self.return_scale * cfg.return_norm_decay + (high - low) * (1 - cfg.return_norm_decay)
+            self.return_scale.copy_(scale)
+            advantage = (returns - value[:-1]) / torch.clamp(self.return_scale, min=1.0)
+
+        actor_loss = -(weight * (traj["log_prob"] * advantage + cfg.entropy * traj["entropy"])).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
+        self.actor_opt.step()
+
+        critic_logits = self.critic(z_flat[:-1].detach())
+        critic_loss = (weight * two_hot_loss(critic_logits, returns, self.critic.bins)).mean()
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
+        self.critic_opt.step()
+        with torch.no_grad():
+            for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):
+                slow.mul_(cfg.slow_critic_decay).add_(fast, alpha=1 - cfg.slow_critic_decay)
+        self.updates += 1
+        return {
+            "policy/actor_loss": float(actor_loss),
+            "policy/critic_loss": float(critic_loss),
+            "policy/imagined_reward": float(reward.mean()),
+            "policy/imagined_return": float(returns[0].mean()),
+            "policy/entropy": float(traj["entropy"].mean()),
+            "policy/return_scale": float(self.return_scale),
+        }
+
+
+def train_actor_critic(
+    model: WorldModel,
+    dynamics: nn.Module,
+    start_posteriors: torch.Tensor,
+    updates: int,
+    agent: ActorCritic | None = None,
+    cfg: ActorCriticConfig | None = None,
+    reward_fn: RewardFn | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    on_log: Callable[[int, dict[str, float]], None] | None = None,
+    log_every: int = 50,
+) -> ActorCritic:
+    """Train (or continue training) an actor-critic in imagination from cached start posteriors (N, G, K)."""
+    from tqdm import tqdm
+
+    from redraw_trainer.posteriors import sample_one_hot
+
+    m = model.cfg
+    agent = agent or ActorCritic(m.groups, m.classes, m.action_dim, cfg or ActorCriticConfig())
+    generator = torch.Generator().manual_seed(seed)
+    model.requires_grad_(False)
+    dynamics.requires_grad_(False)
+    for step in tqdm(range(1, updates + 1), desc="policy", disable=not progress, leave=False):
+        index = torch.randint(0, len(start_posteriors), (agent.cfg.batch_size,), generator=generator)
+        post = start_posteriors[index]
+        metrics = agent.update(model, dynamics, sample_one_hot(post, generator), post.exp(), reward_fn)
+        if on_log and (step % log_every == 0 or step == updates):
+            on_log(step, metrics)
+    return agent

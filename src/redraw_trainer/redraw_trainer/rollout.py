@@ -1,0 +1,52 @@
+"""Run a policy in an environment for whole episodes and summarise what happened."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+Policy = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+
+
+@dataclass
+class EpisodeStats:
+    returns: list[float]
+    lengths: list[int]
+    lane_time: list[float]  # seconds in lane per episode (Duckietown); steps for tasks without lanes
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def ci95(self) -> float:
+        """Half-width of the 95% confidence interval of the mean (normal approximation)."""
+        n = len(self.returns)
+        return float(1.96 * np.std(self.returns, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "mean": self.mean, "ci95": self.ci95, "mean_lane_time": float(np.mean(self.lane_time))}
+
+
+def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, max_steps: int | None = None) -> EpisodeStats:
+    """Episodes seeded seed, seed+1, ... so every policy meets the same starts."""
+    returns, lengths, lane_time = [], [], []
+    dt = getattr(env.unwrapped, "dt", 1.0)
+    for episode in range(episodes):
+        obs, info = env.reset(seed=seed + episode)
+        total, steps, in_lane, done = 0.0, 0, 0, False
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(policy(obs, info))
+            total += reward
+            steps += 1
+            in_lane += bool(info.get("in_lane", True))
+            done = terminated or truncated or (max_steps is not None and steps >= max_steps)
+        returns.append(total)
+        lengths.append(steps)
+        lane_time.append(in_lane * dt)
+    return EpisodeStats(returns, lengths, lane_time)
