@@ -9,6 +9,7 @@ with a penalty.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ class DuckietownLaneEnv(gym.Env):
         from redraw_trainer.envs import numpy_compat
 
         numpy_compat.apply()
+        for name in ("gym-duckietown", "duckietown_world", "typing", "nodes"):  # they log every step at DEBUG
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.config = config
         self.preprocessor = Preprocessor(preprocess)
         self.kinematics = config.kinematics

@@ -1,0 +1,36 @@
+"""Config: presets layered by name, `section.key=value` overrides, unknown keys refused."""
+
+import pytest
+
+from redraw_trainer.config import Config, ConfigError, load_config
+
+
+def test_presets_layer_and_overrides_win():
+    cfg = load_config(["small"], ["model.cnn_depth=32", "adapt.lr=0.003", "seed=7"])
+    assert cfg.model.cnn_depth == 32 and cfg.model.groups == 32 and cfg.adapt.lr == 0.003 and cfg.seed == 7
+
+
+def test_paper_preset_has_the_authors_sizes():
+    cfg = load_config(["paper"])
+    assert (cfg.model.cnn_depth, cfg.model.groups, cfg.model.classes, cfg.model.hidden) == (32, 256, 4, 512)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.cnn_dept=3", "unknown config key 'model.cnn_dept'"),
+    ("model.cnn_depth=deep", "expected int"),
+    ("model=3", "is a section"),
+    ("novalue", "expected section.key=value"),
+])
+def test_bad_overrides_are_named(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(["tiny"], [override])
+
+
+def test_unknown_preset_lists_the_available_ones():
+    with pytest.raises(ConfigError, match="no preset 'huge'.*paper"):
+        load_config(["huge"])
+
+
+def test_round_trip_through_dict():
+    cfg = load_config(["tiny"], ["adapt.method=finetune"])
+    assert Config.from_dict(cfg.to_dict()) == cfg
