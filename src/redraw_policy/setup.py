@@ -20,5 +20,5 @@ setup(
     maintainer_email="redraw@example.org",
     description="ONNX policy runner, Duckiebot kinematics, safety watchdog and the lane-following policy node.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["policy_node = redraw_policy.node_policy:main"]},
 )

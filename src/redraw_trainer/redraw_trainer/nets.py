@@ -28,8 +28,9 @@ def _stages(image_size: int) -> int:
 
 
 def image_to_input(image: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., H, W, 3) -> float (..., 3, H, W) in [-0.5, 0.5]; the decoder predicts this space."""
-    return image.movedim(-1, -3).float() / 255.0 - 0.5
+    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [-0.5, 0.5]; the decoder predicts this space."""
+    assert image.ndim == 4, image.shape
+    return image.permute(0, 3, 1, 2).float() / 255.0 - 0.5
 
 
 class Encoder(nn.Module):

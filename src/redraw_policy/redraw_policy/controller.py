@@ -1,0 +1,92 @@
+"""The policy node's logic, without ROS: frames in, commands out, stale frames and bad models stop the wheels."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from redraw_perception import ContractError, PreprocessError
+from redraw_policy.kinematics import KinematicsConfig
+from redraw_policy.runtime import Command, OnnxPolicy, PolicyRunner, zero_command
+from redraw_policy.safety import StaleFrameWatchdog
+
+
+@dataclass
+class ControllerConfig:
+    model_path: str = ""
+    threads: int = 1
+    stale_timeout_s: float = 0.25
+    gain: float = 1.0
+    trim: float = 0.0
+    min_period_s: float = 0.0  # rate limit: frames closer than this to the last command are skipped
+
+
+class PolicyController:
+    """Owns the runner; every public method returns the Command to publish (or None)."""
+
+    def __init__(self, config: ControllerConfig) -> None:
+        self.config = config
+        self.watchdog = StaleFrameWatchdog(config.stale_timeout_s)
+        self.runner: PolicyRunner | None = None
+        self.model_mtime: float | None = None
+        self.latency_ms: deque[float] = deque(maxlen=1000)
+        self.frames = 0
+        self.zero_commands = 0
+        self.last_command_time: float | None = None
+        if config.model_path:
+            self.load_model(config.model_path)
+
+    def load_model(self, path: str) -> None:
+        """Load (or swap to) a model; on failure the previous model stays and ContractError propagates."""
+        policy = OnnxPolicy(path, threads=self.config.threads)
+        stored = policy.kinematics or {}
+        kinematics = KinematicsConfig(**{**{k: v for k, v in stored.items() if k in KinematicsConfig.__dataclass_fields__},
+                                         "gain": self.config.gain, "trim": self.config.trim})
+        self.runner = PolicyRunner(policy, kinematics)
+        self.config.model_path = path
+        self.model_mtime = os.stat(path).st_mtime
+
+    def model_file_changed(self) -> bool:
+        path = Path(self.config.model_path)
+        return bool(self.config.model_path) and path.is_file() and path.stat().st_mtime != self.model_mtime
+
+    def on_frame(self, data: bytes | memoryview, now: float) -> Command | None:
+        """A camera frame arrived at `now` (monotonic seconds)."""
+        if self.last_command_time is not None and now - self.last_command_time < self.config.min_period_s:
+            return None
+        self.frames += 1
+        if self.runner is None:
+            return self._zero("no model loaded; set the model_path parameter")
+        try:
+            command = self.runner.step_jpeg(data)
+        except PreprocessError as err:
+            return self._zero(f"camera frame rejected: {err}")
+        self.watchdog.frame(now)
+        self.last_command_time = now
+        self.latency_ms.append(sum(command.timings_ms.values()))
+        if not command.ok:
+            self.zero_commands += 1
+        return command
+
+    def on_tick(self, now: float) -> Command | None:
+        """Periodic check: a zero command while frames are stale."""
+        if self.watchdog.stale(now):
+            return self._zero(f"no camera frame for more than {self.config.stale_timeout_s:.2f} s")
+        return None
+
+    def _zero(self, error: str) -> Command:
+        self.zero_commands += 1
+        return zero_command(error)
+
+    def latency_stats(self) -> dict[str, float]:
+        if not self.latency_ms:
+            return {}
+        values = np.array(self.latency_ms)
+        return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99))}
+
+
+__all__ = ["ContractError", "ControllerConfig", "PolicyController"]

@@ -1,0 +1,91 @@
+"""The policy node through real rclpy: frames in, stamped commands out; stale, NaN and shutdown stop the wheels."""
+
+import time
+
+import pytest
+from geometry_msgs.msg import TwistStamped
+from rclpy.parameter import Parameter
+from sensor_msgs.msg import CompressedImage
+
+from redraw_policy.node_policy import CAMERA_QOS, PolicyNode
+from redraw_testing import RosHarness
+from redraw_testing.onnx_models import make_onnx_policy
+from redraw_testing.scenes import jpeg, road_frame
+
+CAMERA = "/duckiebot/camera_node/image/compressed"
+CMD = "/duckiebot/policy/cmd"
+FRAME = jpeg(road_frame())
+
+
+def frame(sec: int, nanosec: int = 0) -> CompressedImage:
+    msg = CompressedImage(format="jpeg", data=FRAME)
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nanosec
+    return msg
+
+
+def start(harness: RosHarness, model_path) -> tuple[PolicyNode, object]:
+    node = harness.add(PolicyNode, parameter_overrides=[Parameter("model_path", value=str(model_path))])
+    commands = harness.subscribe(TwistStamped, CMD, qos=10)
+    harness.wait_for_subscribers(CAMERA)
+    harness.wait_for_publishers(CMD)
+    return node, commands
+
+
+def is_stamp(sec, nanosec=0):
+    return lambda m: m.header.stamp.sec == sec and m.header.stamp.nanosec == nanosec
+
+
+def test_frame_in_command_out_with_the_frame_stamp(tmp_path):
+    with RosHarness() as ros:
+        _, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx", bias=(0.0, 0.25)))
+        ros.publish(CompressedImage, CAMERA, frame(42, 7), qos=CAMERA_QOS)
+        cmd = commands.wait_for(is_stamp(42, 7), timeout=5.0)
+        assert cmd.twist.linear.x > 0.0 and cmd.twist.angular.z == pytest.approx(1.0)
+
+
+def test_stale_camera_stops_the_wheels(tmp_path):
+    with RosHarness() as ros:
+        _, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx"))
+        ros.publish(CompressedImage, CAMERA, frame(5), qos=CAMERA_QOS)
+        commands.wait_for(is_stamp(5), timeout=5.0)
+        sent = time.monotonic()
+        time.sleep(0.3)
+        count = len(commands.messages)
+        zero = commands.wait_for(lambda m: m.twist.linear.x == 0.0 and m.header.stamp.sec != 5
+                                 and commands.messages.index(m) >= count - 1, timeout=2.0)
+        assert zero.twist.angular.z == 0.0 and time.monotonic() - sent >= 0.25
+
+
+def test_nan_model_gives_zero_commands(tmp_path):
+    with RosHarness() as ros:
+        node, commands = start(ros, make_onnx_policy(tmp_path / "nan.onnx", nan=True))
+        ros.publish(CompressedImage, CAMERA, frame(9), qos=CAMERA_QOS)
+        cmd = commands.wait_for(is_stamp(9), timeout=5.0)
+        assert cmd.twist.linear.x == 0.0 and cmd.twist.angular.z == 0.0
+        assert node.controller.zero_commands >= 1
+
+
+def test_shutdown_publishes_zero(tmp_path):
+    with RosHarness() as ros:
+        node, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx", bias=(0.5, 0.5)))
+        ros.publish(CompressedImage, CAMERA, frame(11), qos=CAMERA_QOS)
+        commands.wait_for(is_stamp(11), timeout=5.0)
+        before = len(commands.messages)
+        ros.remove(node)
+        last = commands.wait_for(lambda m: commands.messages.index(m) >= before, timeout=3.0)
+        assert last.twist.linear.x == 0.0 and last.twist.angular.z == 0.0
+
+
+def test_model_swaps_at_run_time_through_the_parameter(tmp_path):
+    with RosHarness() as ros:
+        node, commands = start(ros, make_onnx_policy(tmp_path / "a.onnx", scale=(0, 0), bias=(0.2, 0.0)))
+        ros.publish(CompressedImage, CAMERA, frame(1), qos=CAMERA_QOS)
+        assert commands.wait_for(is_stamp(1)).twist.linear.x == pytest.approx(0.1)
+        result = node.set_parameters([Parameter("model_path", value=str(make_onnx_policy(tmp_path / "b.onnx", scale=(0, 0), bias=(0.8, 0.0))))])
+        assert result[0].successful
+        ros.publish(CompressedImage, CAMERA, frame(2), qos=CAMERA_QOS)
+        assert commands.wait_for(is_stamp(2)).twist.linear.x == pytest.approx(0.4)
+        refused = node.set_parameters([Parameter("model_path", value=str(tmp_path / "missing.onnx"))])
+        assert not refused[0].successful
+        ros.publish(CompressedImage, CAMERA, frame(3), qos=CAMERA_QOS)
+        assert commands.wait_for(is_stamp(3)).twist.linear.x == pytest.approx(0.4)
