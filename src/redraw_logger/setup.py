@@ -20,5 +20,5 @@ setup(
     maintainer_email="redraw@example.org",
     description="Pairs camera frames with executed commands and records rosbag2 (mcap) episodes.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["logger_node = redraw_logger.node_logger:main"]},
 )
