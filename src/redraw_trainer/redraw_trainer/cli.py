@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from redraw_trainer.config import ConfigError, apply_overrides, load_config
 
 
@@ -63,9 +65,9 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from redraw_trainer.evaluation import open_loop
     from redraw_trainer.train import load_world_model
 
-    model, cfg, _ = load_world_model(args.model)
+    model, cfg, ckpt = load_world_model(args.model)
     apply_overrides(cfg, args.set)
-    data = SequenceData.load(args.data)
+    data = load_dataset(args.bag or args.data, ckpt)
     train, holdout = data.split(cfg.adapt.holdout_fraction)
     result = adapt(model, train, cfg.adapt, args.method, seed=cfg.seed, progress=not args.quiet)
     scores = open_loop(model, result.dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon)
@@ -74,6 +76,120 @@ def cmd_adapt(args: argparse.Namespace) -> int:
         save_adapter(args.out, result, args.model, cfg)
         print(f"adapter written to {args.out}")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from redraw_trainer.demo import DemoConfig, run_demo
+
+    demo = DemoConfig(model=args.model, out=args.out, gap=args.gap, transitions=args.transitions,
+                      episodes=args.episodes, episode_steps=args.episode_steps, seeds=args.seeds, seed=args.seed,
+                      workers=args.workers, oracle_steps=args.oracle_steps)
+    overrides = list(args.set)
+    if args.scale == "paper":
+        overrides += ["policy.updates=20000", "adapt.steps=20000"]
+    outcome = run_demo(demo, overrides, progress=not args.quiet)
+    print(outcome["table"])
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    from redraw_trainer.data.sim_to_bag import collect_bag
+
+    stats = collect_bag(args.domain, args.gap, args.policy, args.transitions, args.out, args.seed, args.workers)
+    print(json.dumps(stats, indent=2))
+    print(f"bag(s) written under {args.out}")
+    return 0
+
+
+def _read_bag_args(args: argparse.Namespace):
+    from redraw_logger.pairing import PairingConfig
+    from redraw_perception import PreprocessConfig
+    from redraw_policy.kinematics import KinematicsConfig
+    from redraw_trainer.data.bags import read_bag
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+
+    kin = DuckietownConfig().kinematics
+    kinematics = KinematicsConfig(v_max=args.v_max or kin.v_max, omega_max=args.omega_max or kin.omega_max)
+    preprocess = PreprocessConfig()
+    if getattr(args, "model", None):
+        from redraw_trainer.train import load_world_model
+
+        _, _, ckpt = load_world_model(args.model)
+        if ckpt.get("preprocess"):
+            preprocess = PreprocessConfig.from_dict(ckpt["preprocess"], source=args.model)
+    return read_bag(args.bag, preprocess, kinematics, PairingConfig(args.tolerance), args.camera_topic,
+                    args.cmd_topic, args.workers)
+
+
+def cmd_bag_info(args: argparse.Namespace) -> int:
+    from redraw_trainer.plots import stamp_gap_histogram
+
+    data, report = _read_bag_args(args)
+    print(f"bag: {report.path}")
+    for topic, info in sorted(report.topics.items()):
+        print(f"  {topic:<50} {info['type']:<40} {info['count']:>7} msgs")
+    gaps = np.array(report.step_gaps_s)
+    rate = f"{1.0 / np.median(gaps):.1f} Hz" if len(gaps) else "n/a"
+    print(f"camera: {report.camera_topic}   command: {report.command_topic}   paired step rate: {rate}")
+    print("pairing: " + ", ".join(f"{k}={v}" for k, v in report.pairing.items()))
+    print(f"dataset: {len(data)} rows, {data.num_episodes} episodes, corrupt frames skipped: {report.corrupt_frames}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    out = Path(args.histogram or Path(args.bag) / "stamp_gaps.png")
+    stamp_gap_histogram(report.step_gaps_s, out, title=str(args.bag))
+    print(f"stamp-gap histogram: {out}")
+    return 0
+
+
+def cmd_bag_convert(args: argparse.Namespace) -> int:
+    data, report = _read_bag_args(args)
+    data.save(args.out)
+    print(f"{len(data)} rows, {data.num_episodes} episodes -> {args.out}")
+    return 0
+
+
+def cmd_train_policy(args: argparse.Namespace) -> int:
+    from redraw_trainer.adapters import load_adapter
+    from redraw_trainer.data.sequences import SequenceData
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+    from redraw_trainer.policy_training import save_and_export, train_policy
+    from redraw_trainer.train import load_world_model
+
+    model, cfg, ckpt = load_world_model(args.model)
+    apply_overrides(cfg, args.set)
+    dynamics = load_adapter(args.residual, model)[0] if args.residual else model.dynamics
+    data = load_dataset(args.data, ckpt)
+    agent = train_policy(model, dynamics, data, cfg, Path(args.out).parent, Path(args.out).stem, not args.quiet)
+    onnx_path, diff = save_and_export(model, agent, cfg, Path(args.out).parent, Path(args.out).stem,
+                                      ckpt.get("preprocess"), DuckietownConfig().kinematics.to_dict(), data.image[:32])
+    print(f"policy: {args.out}; ONNX: {onnx_path} (torch/onnxruntime max abs diff {diff:.2e})")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from redraw_trainer.agent import load_policy
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+    from redraw_trainer.export import export_onnx
+
+    policy, data = load_policy(args.policy)
+    diff = export_onnx(policy.model, policy.actor, args.out, data.get("preprocess"),
+                       DuckietownConfig().kinematics.to_dict(), data["config"]["model"])
+    print(f"exported {args.out}: torch vs onnxruntime max abs diff {diff:.2e}")
+    return 0
+
+
+def load_dataset(path: str, ckpt: dict | None = None):
+    """A dataset file (.npz) or a bag directory (read with the model's preprocessing)."""
+    from redraw_perception import PreprocessConfig
+    from redraw_trainer.data.bags import read_bag
+    from redraw_trainer.data.sequences import SequenceData
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+
+    if str(path).endswith(".npz"):
+        return SequenceData.load(path)
+    preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt and ckpt.get("preprocess") else PreprocessConfig()
+    return read_bag(path, preprocess, DuckietownConfig().kinematics)[0]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,12 +210,73 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("adapt", help="adapt a world model's dynamics to target data")
     p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True, help="dataset .npz")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bag", help="target rosbag2 directory (robot recording)")
+    source.add_argument("--data", help="dataset .npz (from `redraw bag convert`)")
     p.add_argument("--method", default="residual", choices=["residual", "finetune", "new_dynamics", "none"])
     p.add_argument("--out", default=None)
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_adapt)
+
+    p = sub.add_parser("train-policy", help="train a policy in a (rectified) model's imagination and export it")
+    p.add_argument("--model", required=True)
+    p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out` (any method)")
+    p.add_argument("--data", required=True, help="start frames: dataset .npz or bag directory")
+    p.add_argument("--out", required=True, help="policy .pt path; the .onnx is written beside it")
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_train_policy)
+
+    p = sub.add_parser("export", help="export a policy checkpoint to ONNX (with a parity check)")
+    p.add_argument("--policy", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("collect", help="drive a simulated domain and record it as rosbag2, like the robot")
+    p.add_argument("--domain", default="duckietown")
+    p.add_argument("--gap", default="none", help="reality gap, e.g. 'steering_reversed,trim=0.1,latency_steps=1'")
+    p.add_argument("--policy", default="pid:noise=0.3",
+                   help="random | pid[:noise=S] | smooth | torch:POLICY.pt | onnx:MODEL.onnx")
+    p.add_argument("--transitions", type=int, default=10_000)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_collect)
+
+    bag = sub.add_parser("bag", help="inspect or convert rosbag2 recordings").add_subparsers(dest="bag_command", required=True)
+    for name, func, text in (("info", cmd_bag_info, "topics, counts, rates, pairing, stamp-gap histogram"),
+                             ("convert", cmd_bag_convert, "bag -> dataset .npz")):
+        p = bag.add_parser(name, help=text)
+        p.add_argument("bag")
+        if name == "convert":
+            p.add_argument("--out", required=True)
+            p.add_argument("--model", default=None, help="use this world model's preprocessing")
+        else:
+            p.add_argument("--histogram", default=None, help="PNG path (default: BAG/stamp_gaps.png)")
+        p.add_argument("--camera-topic", default=None)
+        p.add_argument("--cmd-topic", default=None)
+        p.add_argument("--tolerance", type=float, default=0.022)
+        p.add_argument("--v-max", type=float, default=None)
+        p.add_argument("--omega-max", type=float, default=None)
+        p.add_argument("--workers", type=int, default=2)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("demo", help="the sim-to-real pipeline end to end; prints a results table, writes a report")
+    p.add_argument("--model", default="models/source_small.pt")
+    p.add_argument("--out", default="runs/demo")
+    p.add_argument("--gap", default="steering_reversed,trim=0.1")
+    p.add_argument("--transitions", type=int, default=10_000)
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--episode-steps", type=int, default=200)
+    p.add_argument("--oracle-steps", type=int, default=600)
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--scale", choices=["small", "paper"], default="small")
+    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
     return parser
 
 
@@ -107,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as err:
+    except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"redraw {args.command}: error: {err}", file=sys.stderr)
         return 2
 

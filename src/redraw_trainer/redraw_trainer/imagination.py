@@ -157,8 +157,8 @@ class ActorCritic(nn.Module):
                 slow.mul_(cfg.slow_critic_decay).add_(fast, alpha=1 - cfg.slow_critic_decay)
         self.updates += 1
         return {
-            "policy/actor_loss": float(actor_loss),
-            "policy/critic_loss": float(critic_loss),
+            "policy/actor_loss": actor_loss.item(),
+            "policy/critic_loss": critic_loss.item(),
             "policy/imagined_reward": float(reward.mean()),
             "policy/imagined_return": float(returns[0].mean()),
             "policy/entropy": float(traj["entropy"].mean()),

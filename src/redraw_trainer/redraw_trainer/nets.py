@@ -49,7 +49,8 @@ class Encoder(nn.Module):
         self.image_size = image_size
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        assert image.shape[-3:] == (self.image_size, self.image_size, 3), image.shape
+        if not torch.jit.is_tracing():
+            assert image.shape[-3:] == (self.image_size, self.image_size, 3), image.shape
         return self.net(image_to_input(image))
 
 

@@ -84,3 +84,20 @@ def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "") -
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
+
+def stamp_gap_histogram(gaps_s: list[float], out: str | Path, title: str = "") -> Path:
+    """Histogram of the time between consecutive paired steps (10 Hz control: around 0.1 s)."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    if gaps_s:
+        ax.hist(np.array(gaps_s) * 1e3, bins=40)
+    ax.axvspan(80, 120, color="green", alpha=0.1, label="accepted 80-120 ms")
+    ax.set_xlabel("step gap (ms)")
+    ax.set_ylabel("count")
+    ax.set_title(title, fontsize=8)
+    ax.legend()
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out

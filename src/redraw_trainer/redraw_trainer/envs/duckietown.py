@@ -144,7 +144,8 @@ class DuckietownLaneEnv(gym.Env):
         return {"lane": lane, "pos": np.array(self.sim.cur_pos), "angle": float(self.sim.cur_angle), "t": self._t}
 
     def _observe(self) -> np.ndarray:
-        return self.preprocessor.from_rgb(self.sim.render_obs())
+        self.last_frame = self.sim.render_obs()  # the raw camera render, for bags and reports
+        return self.preprocessor.from_rgb(self.last_frame)
 
     def render(self) -> np.ndarray:
         return self.sim.render_obs()

@@ -1,0 +1,219 @@
+"""`redraw demo`: the sim-to-real pipeline end to end, with the simulator plus a reality gap as "real".
+
+1. load the shipped world model pretrained in the source simulator;
+2. drive the target domain (default: steering reversed + wheel trim) with a reward-free behaviour
+   policy and record it as rosbag2, exactly as the robot's logger would;
+3. read the bag through the bag reader (the robot data path);
+4. adapt the dynamics: ReDRAW residual, finetune, new dynamics (and none = zero-shot); an oracle
+   world model is trained on target data *with* reward labels, as the ceiling;
+5. train a policy in each model's imagination (rewards from the frozen sim reward head);
+6. export each to ONNX and evaluate it through the robot runtime (JPEG -> preprocessing -> onnxruntime
+   -> kinematics) in the target simulator;
+7. print the results table and write a report folder (markdown, curves, bars, imagined-vs-real strip).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import multiprocessing as mp
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from redraw_trainer.adapt import adapt
+from redraw_trainer.config import Config, apply_overrides
+from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.evaluation import clean_window_starts, open_loop
+from redraw_trainer.policy_training import save_and_export, train_policy
+from redraw_trainer.train import load_world_model, save_world_model
+
+METHODS = ("zero_shot", "residual", "finetune", "new_dynamics", "oracle")
+ADAPT_METHOD = {"zero_shot": "none", "residual": "residual", "finetune": "finetune", "new_dynamics": "new_dynamics"}
+
+
+@dataclass
+class DemoConfig:
+    model: str = "models/source_small.pt"
+    out: str = "runs/demo"
+    gap: str = "steering_reversed,trim=0.1"
+    transitions: int = 10_000
+    behaviour: str = "pid:noise=0.3;smooth"  # reward-free target driving, round-robin over workers
+    episodes: int = 20
+    episode_steps: int = 200
+    oracle_steps: int = 600
+    workers: int = 2
+    seeds: int = 1
+    seed: int = 0
+
+
+def _bag_worker(args: tuple[str, str, str, int, int, str]) -> dict[str, int]:
+    from redraw_trainer.data.sim_to_bag import BagJob, run_bag_job
+
+    torch.set_num_threads(1)
+    return run_bag_job(BagJob(*args))
+
+
+def collect_target_bag(demo: DemoConfig, out: Path) -> None:
+    behaviours = [b for b in demo.behaviour.split(";") if b]
+    per = int(np.ceil(demo.transitions / demo.workers))
+    jobs = [("duckietown", demo.gap, behaviours[k % len(behaviours)], per, demo.seed * 100 + k, str(out / f"worker_{k}"))
+            for k in range(demo.workers)]
+    with ProcessPoolExecutor(demo.workers, mp_context=mp.get_context("spawn")) as pool:
+        list(pool.map(_bag_worker, jobs))
+
+
+def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
+    name, onnx_path, gap, episodes, episode_steps, seed = args
+    torch.set_num_threads(1)
+    return {"name": name, **evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed)}
+
+
+def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
+    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator."""
+    from redraw_policy.runtime import OnnxPolicy, PolicyRunner
+    from redraw_trainer.data.sim_to_bag import camera_jpeg
+    from redraw_trainer.envs.factory import make_env
+    from redraw_trainer.envs.reality_gap import RealityGap
+    from redraw_trainer.rollout import run_episodes
+
+    env = make_env("duckietown", RealityGap.parse(gap), seed=10_000 + seed)
+    runner = PolicyRunner(OnnxPolicy(onnx_path))
+    sim = env.unwrapped
+
+    def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        return runner.step_jpeg(camera_jpeg(sim.last_frame)).action
+
+    stats = run_episodes(env, policy, episodes, seed=50_000 + seed, max_steps=episode_steps)
+    env.close()
+    return stats.to_dict()
+
+
+def oracle_model(model_path: str, data: SequenceData, cfg: Config, steps: int, run_dir: Path, progress: bool):
+    """The ceiling: the source model trained further on target data *with* reward labels (all weights)."""
+    from redraw_trainer.train import train_world_model
+
+    model, _, ckpt = load_world_model(model_path)
+    oracle_dir = run_dir / "oracle_world_model"
+    if not (oracle_dir / "world_model.pt").exists():
+        oracle_dir.mkdir(parents=True, exist_ok=True)
+        save_world_model(oracle_dir / "world_model.pt", model.float(), cfg, 0, {"preprocess": ckpt.get("preprocess")},
+                         torch.optim.Adam(model.parameters(), lr=cfg.model.lr), np.random.default_rng(cfg.seed))
+    cfg = copy.deepcopy(cfg)
+    cfg.train.steps = steps
+    cfg.train.checkpoint_every = max(steps // 4, 1)
+    trained, _ = train_world_model(data, cfg, oracle_dir, progress=progress)
+    return trained
+
+
+def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceData, steps: int = 8) -> dict[str, np.ndarray]:
+    """Real target frames beside frames decoded from open-loop rollouts of each model's dynamics."""
+    starts = clean_window_starts(holdout, steps + 2)
+    start = int(starts[len(starts) // 2])
+    rows = np.arange(start, start + steps + 1)
+    real = holdout.image[rows]
+    out = {"real (target)": real[1:]}
+    with torch.no_grad():
+        post = model.posterior(torch.from_numpy(real[:1]))
+        for name, dynamics in dynamics_by_name.items():
+            z = torch.nn.functional.one_hot(post.argmax(-1), post.shape[-1]).float()
+            belief, frames = post.exp(), []
+            for t in range(1, steps + 1):
+                action = torch.from_numpy(holdout.action[rows[t]][None])
+                prior = model.prior_step(dynamics, z, action, belief)
+                z = torch.nn.functional.one_hot(prior.argmax(-1), prior.shape[-1]).float()
+                belief = prior.exp()
+                frames.append(model.decode(z)[0].numpy())
+            out[f"imagined: {name}"] = np.stack(frames)
+    return out
+
+
+def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
+    from redraw_trainer.data.bags import read_bag
+    from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+    from redraw_perception import PreprocessConfig
+
+    started = time.perf_counter()
+    out = Path(demo.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model, cfg, ckpt = load_world_model(demo.model)
+    apply_overrides(cfg, overrides)
+    preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt.get("preprocess") else PreprocessConfig()
+    kinematics = DuckietownConfig().kinematics
+    timings: dict[str, float] = {}
+
+    def lap(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 1)
+        if progress:
+            print(f"[demo] {name}: {timings[name]} s")
+
+    t0 = time.perf_counter()
+    bag_dir = out / "target_bag"
+    if not bag_dir.exists():
+        collect_target_bag(demo, bag_dir)
+    lap("record target bag", t0)
+    t0 = time.perf_counter()
+    target, report = read_bag(bag_dir, preprocess, kinematics, workers=demo.workers)
+    train, holdout = target.split(cfg.adapt.holdout_fraction)
+    lap("read bag", t0)
+    t0 = time.perf_counter()
+    behaviours = [b for b in demo.behaviour.split(";") if b]
+    chunks = max(demo.workers, 2)
+    oracle_jobs = [CollectJob("duckietown", demo.gap, behaviours[k % len(behaviours)], demo.transitions // chunks,
+                              900 + demo.seed * 100 + k) for k in range(chunks)]
+    oracle_data = collect_jobs(oracle_jobs, out / "oracle_data", demo.workers, progress)
+    lap("oracle data (with rewards)", t0)
+
+    results: dict[str, Any] = {"methods": {}, "bag": report.to_dict(), "target_rows": len(target)}
+    exports: list[tuple[str, str]] = []
+    curves: dict[str, list] = {}
+    dynamics_for_strip: dict[str, Any] = {}
+    for seed_index in range(demo.seeds):
+        cfg.seed = demo.seed + seed_index
+        seed_dir = out / f"seed{cfg.seed}"
+        for name in METHODS:
+            t0 = time.perf_counter()
+            if name == "oracle":
+                policy_model = oracle_model(demo.model, oracle_data, cfg, demo.oracle_steps, seed_dir, progress)
+                dynamics = policy_model.dynamics
+                kl = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon, seed=cfg.seed)["kl"]
+            else:
+                policy_model = model
+                result = adapt(model, train, cfg.adapt, ADAPT_METHOD[name], seed=cfg.seed, progress=progress)
+                dynamics = result.dynamics
+                curves[name] = result.history
+                kl = open_loop(model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon, seed=cfg.seed)["kl"]
+                if name in ("zero_shot", "residual"):
+                    dynamics_for_strip[{"zero_shot": "unadapted", "residual": "ReDRAW"}[name]] = dynamics
+            agent = train_policy(policy_model, dynamics, train, cfg, seed_dir, name, progress)
+            onnx_path, diff = save_and_export(policy_model, agent, cfg, seed_dir, name, preprocess.to_dict(),
+                                              asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap})
+            entry = results["methods"].setdefault(name, {"open_loop_kl": [], "parity": []})
+            entry["open_loop_kl"].append(kl.tolist())
+            entry["parity"].append(diff)
+            exports.append((name, str(onnx_path)))
+            lap(f"seed {cfg.seed} {name}: adapt + policy + export", t0)
+
+    t0 = time.perf_counter()
+    jobs = [(name, path, demo.gap, demo.episodes, demo.episode_steps, demo.seed) for name, path in exports]
+    with ProcessPoolExecutor(demo.workers, mp_context=mp.get_context("spawn")) as pool:
+        evaluations = list(pool.map(_eval_worker, jobs))
+    lap("evaluate ONNX policies in the target simulator", t0)
+    for evaluation in evaluations:
+        entry = results["methods"][evaluation["name"]]
+        entry.setdefault("returns", []).extend(evaluation["returns"])
+        entry.setdefault("lane_time", []).extend(evaluation["lane_time"])
+    results["timings_s"] = timings
+    results["total_s"] = round(time.perf_counter() - started, 1)
+    results["config"] = {"demo": asdict(demo), "model": cfg.to_dict()}
+    from redraw_trainer.report import write_report
+
+    table = write_report(results, curves, imagined_strip(model, dynamics_for_strip, holdout), out)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    return {"table": table, "results": results}
