@@ -1,0 +1,43 @@
+"""ONNX export: torch and onnxruntime agree; the runtime reads the contract back and checks it."""
+
+import numpy as np
+import pytest
+import torch
+
+from redraw_perception import ContractError, PreprocessConfig
+from redraw_policy.runtime import OnnxPolicy
+from redraw_trainer.config import load_config
+from redraw_trainer.export import FrameToAction, export_onnx
+from redraw_trainer.imagination import Actor, ActorCriticConfig
+from redraw_trainer.world_model import WorldModel
+
+
+@pytest.fixture
+def model_and_actor():
+    torch.manual_seed(0)
+    cfg = load_config(["tiny"], ["model.image_size=64"])
+    model = WorldModel(cfg.model).eval()
+    actor = Actor(cfg.model.groups * cfg.model.classes, 2, ActorCriticConfig(hidden=32))
+    return model, actor
+
+
+def test_onnx_matches_torch_and_carries_its_contract(tmp_path, model_and_actor):
+    model, actor = model_and_actor
+    preprocess = PreprocessConfig()
+    frames = np.random.default_rng(1).integers(0, 256, (16, 64, 64, 3), dtype=np.uint8)
+    diff = export_onnx(model, actor, tmp_path / "policy.onnx", preprocess.to_dict(), {"v_max": 0.5, "omega_max": 4.0},
+                       sample_images=frames)
+    assert diff < 1e-4
+    policy = OnnxPolicy(tmp_path / "policy.onnx", preprocess=preprocess)
+    with torch.no_grad():
+        expected = FrameToAction(model, actor)(torch.from_numpy(frames[:1]))[0].numpy()
+    np.testing.assert_allclose(policy.act_preprocessed(frames[0]), expected, atol=1e-4)
+    assert policy.kinematics == {"v_max": 0.5, "omega_max": 4.0}
+    assert "torch" in policy.metadata["redraw.versions"]
+
+
+def test_runtime_refuses_an_export_with_other_preprocessing(tmp_path, model_and_actor):
+    model, actor = model_and_actor
+    export_onnx(model, actor, tmp_path / "policy.onnx", PreprocessConfig(crop_top=0.5).to_dict())
+    with pytest.raises(ContractError, match="policy.onnx: preprocessing field 'crop_top' is 0.5"):
+        OnnxPolicy(tmp_path / "policy.onnx", preprocess=PreprocessConfig())
