@@ -1,0 +1,26 @@
+# Robot image: ROS 2 Jazzy (multi-arch: amd64 and arm64 for the Duckiebot's Jetson/RPi), the robot
+# packages built with colcon, onnxruntime for the policy.
+#   docker buildx build --platform linux/arm64,linux/amd64 -f docker/robot.Dockerfile -t redraw-robot .
+FROM ros:jazzy-ros-base
+
+RUN apt-get update && apt-get install -y --no-install-recommends \
+        python3-pip python3-numpy python3-opencv python3-yaml \
+        ros-jazzy-sensor-msgs ros-jazzy-geometry-msgs ros-jazzy-std-srvs ros-jazzy-diagnostic-msgs \
+        ros-jazzy-rosbag2-storage-mcap \
+    && rm -rf /var/lib/apt/lists/*
+
+COPY docker/robot-requirements.txt /tmp/robot-requirements.txt
+RUN pip3 install --no-cache-dir --break-system-packages -r /tmp/robot-requirements.txt
+
+WORKDIR /ws
+COPY src/redraw_perception src/redraw_perception
+COPY src/redraw_policy src/redraw_policy
+COPY src/redraw_logger src/redraw_logger
+COPY src/redraw_testing src/redraw_testing
+COPY launch launch
+COPY colcon.meta colcon.meta
+RUN . /opt/ros/jazzy/setup.sh && colcon build --symlink-install --metas colcon.meta
+
+COPY docker/robot-entrypoint.sh /robot-entrypoint.sh
+ENTRYPOINT ["/robot-entrypoint.sh"]
+CMD ["ros2", "launch", "redraw_policy", "lane_follow.launch.py", "model:=/models/policy.onnx"]

@@ -1,0 +1,63 @@
+"""Docker files, validated without a Docker engine (none runs here; images are built on the workstation).
+
+Checks what can be checked: the compose file's structure, that every path a Dockerfile copies exists,
+that every command the images run exists in the repository, and that every requirement is pinned.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKER = ROOT / "docker"
+COMPOSE_KEYS = {"build", "image", "entrypoint", "command", "working_dir", "volumes", "deploy", "ports", "depends_on", "environment"}
+
+
+def compose() -> dict:
+    return yaml.safe_load((DOCKER / "compose.yaml").read_text())
+
+
+def test_compose_services_are_well_formed():
+    spec = compose()
+    assert set(spec) <= {"name", "services", "volumes"}
+    services = spec["services"]
+    assert set(services) == {"trainer", "tensorboard"}
+    for name, service in services.items():
+        assert set(service) <= COMPOSE_KEYS, f"{name}: unexpected keys {set(service) - COMPOSE_KEYS}"
+        for volume in service.get("volumes", []):
+            host, container = volume.split(":")[:2]
+            assert host.startswith("..") and container.startswith("/"), volume
+    build = services["trainer"]["build"]
+    assert (DOCKER / build["context"] / build["dockerfile"]).resolve().is_file()
+    gpu = services["trainer"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
+    assert services["tensorboard"]["image"] == services["trainer"]["image"]
+
+
+@pytest.mark.parametrize("dockerfile", sorted(DOCKER.glob("*.Dockerfile")), ids=lambda p: p.name)
+def test_every_copied_path_exists(dockerfile):
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("COPY "):
+            for source in line.split()[1:-1]:
+                assert (ROOT / source).exists(), f"{dockerfile.name}: COPY {source} does not exist"
+
+
+def test_images_run_commands_that_exist():
+    trainer = (DOCKER / "trainer.Dockerfile").read_text()
+    assert 'ENTRYPOINT ["redraw"]' in trainer
+    assert "redraw = redraw_trainer.cli:main" in (ROOT / "src/redraw_trainer/setup.py").read_text()
+    robot = (DOCKER / "robot.Dockerfile").read_text()
+    package, launch_file = re.search(r'CMD \["ros2", "launch", "(\w+)", "([\w.]+)"', robot).groups()
+    assert (ROOT / "src" / package / "launch" / launch_file).is_file()
+    entrypoint = DOCKER / "robot-entrypoint.sh"
+    assert entrypoint.stat().st_mode & 0o111, "robot entrypoint must be executable"
+
+
+@pytest.mark.parametrize("path", [ROOT / "requirements.txt", DOCKER / "robot-requirements.txt"], ids=lambda p: p.name)
+def test_requirements_are_pinned(path):
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            assert re.fullmatch(r"[\w.\-\[\]]+==[\w.+]+", line), f"{path.name}: '{line}' is not pinned with =="
