@@ -34,6 +34,7 @@ class PolicyController:
         self.runner: PolicyRunner | None = None
         self.model_mtime: float | None = None
         self.latency_ms: deque[float] = deque(maxlen=1000)
+        self.timings_ms: deque[dict[str, float]] = deque(maxlen=5000)  # per frame: preprocess, inference
         self.frames = 0
         self.zero_commands = 0
         self.last_command_time: float | None = None
@@ -68,6 +69,7 @@ class PolicyController:
         self.watchdog.frame(now)
         self.last_command_time = now
         self.latency_ms.append(sum(command.timings_ms.values()))
+        self.timings_ms.append(command.timings_ms)
         if not command.ok:
             self.zero_commands += 1
         return command
