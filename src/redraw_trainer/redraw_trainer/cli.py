@@ -85,8 +85,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                       episodes=args.episodes, episode_steps=args.episode_steps, seeds=args.seeds, seed=args.seed,
                       workers=args.workers, oracle_steps=args.oracle_steps)
     overrides = list(args.set)
-    if args.scale == "paper":
-        overrides += ["policy.updates=20000", "adapt.steps=20000"]
+    if args.scale == "paper":  # a GPU workstation: the paper preset's budgets (use a paper-preset model)
+        demo.policy_updates, demo.policy_batch, demo.adapt_steps, demo.oracle_steps = 20_000, 1024, 20_000, 20_000
+        demo.transitions, demo.episodes = 40_000, 50
     outcome = run_demo(demo, overrides, progress=not args.quiet)
     print(outcome["table"])
     print(f"report: {Path(args.out) / 'report.md'}")

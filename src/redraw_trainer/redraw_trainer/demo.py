@@ -47,6 +47,9 @@ class DemoConfig:
     episodes: int = 20
     episode_steps: int = 200
     oracle_steps: int = 600
+    policy_updates: int = 300  # per method; the pretrained model's own preset asks for more
+    policy_batch: int = 128
+    adapt_steps: int = 1000
     workers: int = 2
     seeds: int = 1
     seed: int = 0
@@ -143,7 +146,8 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     out = Path(demo.out)
     out.mkdir(parents=True, exist_ok=True)
     model, cfg, ckpt = load_world_model(demo.model)
-    apply_overrides(cfg, overrides)
+    apply_overrides(cfg, [f"policy.updates={demo.policy_updates}", f"policy.batch_size={demo.policy_batch}",
+                          f"adapt.steps={demo.adapt_steps}", *overrides])
     preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt.get("preprocess") else PreprocessConfig()
     kinematics = DuckietownConfig().kinematics
     timings: dict[str, float] = {}
