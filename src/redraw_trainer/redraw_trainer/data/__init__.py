@@ -1,0 +1,1 @@
+"""Datasets: sequence arrays (`sequences`), rosbag2 reading, simulator replay."""

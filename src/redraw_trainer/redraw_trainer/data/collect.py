@@ -1,0 +1,48 @@
+"""Drive a Gymnasium environment with a behaviour policy and record SequenceData."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from tqdm import tqdm
+
+from redraw_trainer.data.sequences import SequenceData
+
+Policy = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+
+
+def random_policy(action_space: gym.spaces.Box, rng: np.random.Generator) -> Policy:
+    """Uniform random actions."""
+    return lambda obs, info: rng.uniform(action_space.low, action_space.high).astype(np.float32)
+
+
+def collect(env: gym.Env, policy: Policy, transitions: int, seed: int = 0, progress: bool = False,
+            meta: dict[str, Any] | None = None) -> SequenceData:
+    """Run `policy` for `transitions` environment steps; rows follow the SequenceData convention."""
+    images, actions, rewards, firsts, terminals = [], [], [], [], []
+    zero = np.zeros(env.action_space.shape, np.float32)
+    obs, info = env.reset(seed=seed)
+    images.append(obs), actions.append(zero), rewards.append(0.0), firsts.append(True), terminals.append(False)
+    steps = 0
+    with tqdm(total=transitions, desc="collect", disable=not progress, leave=False) as bar:
+        while steps < transitions:
+            action = np.asarray(policy(obs, info), dtype=np.float32)
+            obs, reward, terminated, truncated, info = env.step(action)
+            steps += 1
+            bar.update(1)
+            images.append(obs), actions.append(action), rewards.append(reward)
+            firsts.append(False), terminals.append(terminated)
+            if (terminated or truncated) and steps < transitions:
+                obs, info = env.reset()
+                images.append(obs), actions.append(zero), rewards.append(0.0), firsts.append(True), terminals.append(False)
+    return SequenceData(
+        image=np.stack(images),
+        action=np.stack(actions).astype(np.float32),
+        reward=np.array(rewards, np.float32),
+        is_first=np.array(firsts, bool),
+        is_terminal=np.array(terminals, bool),
+        meta=dict(meta or {}),
+    )

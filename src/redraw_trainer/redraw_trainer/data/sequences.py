@@ -1,0 +1,126 @@
+"""Sequence datasets: flat arrays of consecutive frames with episode starts marked.
+
+Convention (as DreamerV3's replay): row t holds frame t, the action that led *into* it (zero at
+episode starts), the reward received on arriving, and whether it is the first or terminal frame.
+Windows may cross episode boundaries; `is_first` resets the dynamics there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class DatasetError(ValueError):
+    """A dataset file or array is not what the trainer expects (names the file and the field)."""
+
+
+FIELDS = ("image", "action", "reward", "is_first", "is_terminal")
+
+
+@dataclass
+class SequenceData:
+    image: np.ndarray  # (N, S, S, 3) uint8
+    action: np.ndarray  # (N, A) float32, in [-1, 1]
+    reward: np.ndarray  # (N,) float32
+    is_first: np.ndarray  # (N,) bool
+    is_terminal: np.ndarray  # (N,) bool
+    meta: dict[str, Any] = field(default_factory=dict)  # preprocessing config, source, domain ...
+
+    def __post_init__(self) -> None:
+        n = len(self.image)
+        for name in FIELDS:
+            if len(getattr(self, name)) != n:
+                raise DatasetError(f"field '{name}' has {len(getattr(self, name))} rows, expected {n} (as image)")
+        if self.image.ndim != 4 or self.image.shape[-1] != 3 or self.image.dtype != np.uint8:
+            raise DatasetError(f"field 'image' is {self.image.shape} {self.image.dtype}; expected (N, S, S, 3) uint8")
+        if n and not self.is_first[0]:
+            raise DatasetError("field 'is_first': the first row must start an episode")
+
+    def __len__(self) -> int:
+        return len(self.image)
+
+    @property
+    def episode_starts(self) -> np.ndarray:
+        return np.flatnonzero(self.is_first)
+
+    @property
+    def num_episodes(self) -> int:
+        return int(self.is_first.sum())
+
+    def select(self, rows: np.ndarray) -> "SequenceData":
+        return SequenceData(*(getattr(self, f)[rows] for f in FIELDS), meta=dict(self.meta))
+
+    def take_episodes(self, episodes: np.ndarray | list[int]) -> "SequenceData":
+        starts = list(self.episode_starts) + [len(self)]
+        rows = np.concatenate([np.arange(starts[e], starts[e + 1]) for e in episodes]) if len(episodes) else np.arange(0)
+        return self.select(rows)
+
+    def first_transitions(self, count: int) -> "SequenceData":
+        """The first `count` transitions (whole episodes up to that size, the last one cut)."""
+        rows = np.arange(min(count, len(self)))
+        return self.select(rows)
+
+    def split(self, holdout_fraction: float) -> tuple["SequenceData", "SequenceData"]:
+        """(train, holdout) by whole episodes: the last episodes are held out."""
+        episodes = self.num_episodes
+        held = max(1, int(round(episodes * holdout_fraction))) if episodes > 1 else 0
+        return self.take_episodes(list(range(episodes - held))), self.take_episodes(list(range(episodes - held, episodes)))
+
+    @staticmethod
+    def concatenate(parts: list["SequenceData"]) -> "SequenceData":
+        return SequenceData(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS), meta=dict(parts[0].meta))
+
+    def sample_starts(self, batch: int, seq_len: int, rng: np.random.Generator) -> np.ndarray:
+        if len(self) < seq_len:
+            raise DatasetError(f"dataset has {len(self)} rows, fewer than a window of {seq_len}")
+        return rng.integers(0, len(self) - seq_len + 1, size=batch)
+
+    def windows(self, starts: np.ndarray, seq_len: int) -> np.ndarray:
+        return starts[:, None] + np.arange(seq_len)[None, :]
+
+    def batch(self, rows: np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        """Tensors for the (B, T) row indices."""
+        return {
+            "image": torch.from_numpy(self.image[rows]).to(device),
+            "action": torch.from_numpy(self.action[rows].astype(np.float32)).to(device),
+            "reward": torch.from_numpy(self.reward[rows].astype(np.float32)).to(device),
+            "is_first": torch.from_numpy(self.is_first[rows]).to(device),
+            "is_terminal": torch.from_numpy(self.is_terminal[rows]).to(device),
+        }
+
+    def sample(self, batch: int, seq_len: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        return self.batch(self.windows(self.sample_starts(batch, seq_len, rng), seq_len))
+
+    def save(self, path: str | Path) -> None:
+        """Write an .npz atomically (temp file, then rename), metadata as JSON inside."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, **{f: getattr(self, f) for f in FIELDS}, meta=np.array(json.dumps(self.meta)))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SequenceData":
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                missing = [f for f in (*FIELDS, "meta") if f not in data]
+                if missing:
+                    raise DatasetError(f"{path}: dataset lacks field(s) {missing}")
+                arrays = {f: data[f] for f in FIELDS}
+                meta = json.loads(str(data["meta"]))
+        except (OSError, ValueError) as err:
+            if isinstance(err, DatasetError):
+                raise
+            raise DatasetError(f"{path}: cannot read dataset: {err}") from err
+        try:
+            return cls(**arrays, meta=meta)
+        except DatasetError as err:
+            raise DatasetError(f"{path}: {err}") from err

@@ -1,0 +1,92 @@
+"""`redraw collect`: drive a (source or target) simulator and record it as the robot would.
+
+Each control step's camera render becomes a 640x480 JPEG CompressedImage and the executed command a
+TwistStamped with the frame's stamp, written by the robot logger's own `EpisodeRecorder` (mcap,
+version 8). Episodes are separated by a pause in the stamps, as a real operator's restarts would be.
+The trainer then reads simulated and real data by one path: `redraw_trainer.data.bags.read_bag`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+CONTROL_PERIOD_NS = 100_000_000
+EPISODE_PAUSE_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class BagJob:
+    domain: str
+    gap: str
+    behaviour: str
+    transitions: int
+    seed: int
+    out_dir: str
+
+
+def camera_jpeg(render_rgb: np.ndarray, width: int = 640, height: int = 480, quality: int = 90) -> bytes:
+    """The simulator's render as the robot's camera would send it."""
+    frame = cv2.resize(render_rgb, (width, height), interpolation=cv2.INTER_LINEAR)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def run_bag_job(job: BagJob) -> dict[str, int]:
+    from redraw_logger.recorder import EpisodeRecorder
+    from redraw_policy.kinematics import action_to_twist
+    from redraw_trainer.envs.behaviour import make_behaviour
+    from redraw_trainer.envs.factory import make_env
+    from redraw_trainer.envs.reality_gap import RealityGap
+
+    env = make_env(job.domain, RealityGap.parse(job.gap), seed=job.seed)
+    sim = env.unwrapped
+    policy = make_behaviour(job.behaviour, env, np.random.default_rng(job.seed))
+    recorder = EpisodeRecorder(job.out_dir, max_seconds=120.0)
+    stamp = 1_700_000_000_000_000_000 + job.seed * 10**15
+    obs, info = env.reset(seed=job.seed)
+    steps = 0
+    while steps < job.transitions:
+        action = np.asarray(policy(obs, info), np.float32)
+        v, omega = action_to_twist(action, sim.kinematics)
+        recorder.on_frame(stamp, camera_jpeg(sim.last_frame))
+        recorder.on_command(stamp, v, omega)
+        obs, _, terminated, truncated, info = env.step(action)
+        steps += 1
+        stamp += CONTROL_PERIOD_NS
+        if terminated or truncated:
+            recorder.on_frame(stamp, camera_jpeg(sim.last_frame))  # the frame the last action led to
+            recorder.on_command(stamp, 0.0, 0.0)
+            obs, info = env.reset()
+            stamp += EPISODE_PAUSE_NS
+    recorder.on_frame(stamp, camera_jpeg(sim.last_frame))
+    recorder.on_command(stamp, 0.0, 0.0)
+    recorder.close()
+    env.close()
+    return recorder.stats.summary()
+
+
+def _worker(job: BagJob) -> dict[str, int]:
+    import torch
+
+    torch.set_num_threads(1)
+    return run_bag_job(job)
+
+
+def collect_bag(domain: str, gap: str, behaviour: str, transitions: int, out_dir: str | Path, seed: int = 0,
+                workers: int = 2) -> list[dict[str, int]]:
+    """Record `transitions` steps split over `workers` simulators, each into `out_dir/worker_<k>/`."""
+    out_dir = Path(out_dir)
+    per = int(np.ceil(transitions / workers))
+    jobs = [BagJob(domain, gap, behaviour, per, seed * 100 + k, str(out_dir / f"worker_{k}")) for k in range(workers)]
+    if workers <= 1:
+        return [run_bag_job(job) for job in jobs]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        return list(pool.map(_worker, jobs))
