@@ -166,3 +166,15 @@ def preprocess_jpeg(data: bytes, config: PreprocessConfig | None = None) -> np.n
 def preprocess_rgb(frame: np.ndarray, config: PreprocessConfig | None = None) -> np.ndarray:
     """One-shot helper: RGB frame -> model input."""
     return Preprocessor(config or PreprocessConfig()).from_rgb(frame)
+
+
+def preprocess_many(config: dict, payloads: list[bytes]) -> list[np.ndarray | None]:
+    """Preprocess a batch of JPEGs (None where a frame is corrupt); a light worker for process pools."""
+    pre = Preprocessor(PreprocessConfig.from_dict(config))
+    out: list[np.ndarray | None] = []
+    for data in payloads:
+        try:
+            out.append(pre.from_jpeg(data))
+        except PreprocessError:
+            out.append(None)
+    return out
