@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rclpy.duration import Duration
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage
 
@@ -116,6 +120,10 @@ class PolicyNode(Node):
     def stop(self) -> None:
         """Publish a zero command (shutdown, SIGINT)."""
         self._publish(zero_command(), self.get_clock().now().to_msg())
+        # the process may exit next: make sure subscribers have the zero command first
+        self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
+        if self.wheels_pub is not None:
+            self.wheels_pub.wait_for_all_acked(Duration(seconds=0.5))
 
     def destroy_node(self) -> None:
         if self.context.ok():
@@ -123,8 +131,14 @@ class PolicyNode(Node):
         super().destroy_node()
 
 
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
+    # Handle SIGINT/SIGTERM ourselves: rclpy's handler would shut the context down before the zero command.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     node = PolicyNode()
     try:
         rclpy.spin(node)

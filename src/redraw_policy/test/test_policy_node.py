@@ -1,5 +1,9 @@
 """The policy node through real rclpy: frames in, stamped commands out; stale, NaN and shutdown stop the wheels."""
 
+import os
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -89,3 +93,33 @@ def test_model_swaps_at_run_time_through_the_parameter(tmp_path):
         assert not refused[0].successful
         ros.publish(CompressedImage, CAMERA, frame(3), qos=CAMERA_QOS)
         assert commands.wait_for(is_stamp(3)).twist.linear.x == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_the_node_process_publishes_zero_on_signals(tmp_path, sig):
+    model = make_onnx_policy(tmp_path / "p.onnx", bias=(0.5, 0.5))
+    with RosHarness() as ros:
+        commands = ros.subscribe(TwistStamped, CMD, qos=10)
+        env = {**os.environ, "ROS_DOMAIN_ID": str(ros.domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
+        proc = subprocess.Popen([sys.executable, "-c", "from redraw_policy.node_policy import main; main()",
+                                 "--ros-args", "-p", f"model_path:={model}"], env=env)
+        try:
+            ros.wait_for_subscribers(CAMERA, timeout=20.0)
+            ros.wait_for_publishers(CMD, timeout=20.0)
+            moving = None
+            for _ in range(50):  # best effort across processes: resend until the node has answered
+                ros.publish(CompressedImage, CAMERA, frame(21), qos=CAMERA_QOS)
+                try:
+                    moving = commands.wait_for(is_stamp(21), timeout=0.2)
+                    break
+                except TimeoutError:
+                    continue
+            assert moving is not None, "the node never answered a frame"
+            assert moving.twist.linear.x > 0.0
+            before = len(commands.messages)
+            proc.send_signal(sig)
+            assert proc.wait(timeout=10) == 0
+            last = commands.wait_for(lambda m: commands.messages.index(m) >= before, timeout=3.0)
+            assert last.twist.linear.x == 0.0 and last.twist.angular.z == 0.0
+        finally:
+            proc.kill()
