@@ -31,6 +31,7 @@ from redraw_trainer.config import Config, apply_overrides
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.evaluation import clean_window_starts, open_loop
 from redraw_trainer.policy_training import save_and_export, train_policy
+from redraw_trainer.seeding import seed_everything
 from redraw_trainer.train import load_world_model, save_world_model
 
 METHODS = ("zero_shot", "residual", "finetune", "new_dynamics", "oracle")
@@ -183,6 +184,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
         seed_dir = out / f"seed{cfg.seed}"
         for name in METHODS:
             t0 = time.perf_counter()
+            seed_everything(cfg.seed)  # every method starts from the same random state: runs reproduce
             if name == "oracle":
                 policy_model = oracle_model(demo.model, oracle_data, cfg, demo.oracle_steps, seed_dir, progress)
                 dynamics = policy_model.dynamics
