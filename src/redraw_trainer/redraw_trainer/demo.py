@@ -56,22 +56,6 @@ class DemoConfig:
     seed: int = 0
 
 
-def _bag_worker(args: tuple[str, str, str, int, int, str]) -> dict[str, int]:
-    from redraw_trainer.data.sim_to_bag import BagJob, run_bag_job
-
-    torch.set_num_threads(1)
-    return run_bag_job(BagJob(*args))
-
-
-def collect_target_bag(demo: DemoConfig, out: Path) -> None:
-    behaviours = [b for b in demo.behaviour.split(";") if b]
-    per = int(np.ceil(demo.transitions / demo.workers))
-    jobs = [("duckietown", demo.gap, behaviours[k % len(behaviours)], per, demo.seed * 100 + k, str(out / f"worker_{k}"))
-            for k in range(demo.workers)]
-    with ProcessPoolExecutor(demo.workers, mp_context=mp.get_context("spawn")) as pool:
-        list(pool.map(_bag_worker, jobs))
-
-
 def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
     name, onnx_path, gap, episodes, episode_steps, seed = args
     torch.set_num_threads(1)
@@ -139,6 +123,7 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
 
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
     from redraw_trainer.data.bags import read_bag
+    from redraw_trainer.data.sim_to_bag import collect_bag
     from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
     from redraw_trainer.envs.duckietown import DuckietownConfig
     from redraw_perception import PreprocessConfig
@@ -161,7 +146,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     t0 = time.perf_counter()
     bag_dir = out / "target_bag"
     if not bag_dir.exists():
-        collect_target_bag(demo, bag_dir)
+        collect_bag("duckietown", demo.gap, demo.behaviour, demo.transitions, bag_dir, demo.seed, demo.workers)
     lap("record target bag", t0)
     t0 = time.perf_counter()
     target, report = read_bag(bag_dir, preprocess, kinematics, workers=demo.workers)

@@ -82,10 +82,15 @@ def _worker(job: BagJob) -> dict[str, int]:
 
 def collect_bag(domain: str, gap: str, behaviour: str, transitions: int, out_dir: str | Path, seed: int = 0,
                 workers: int = 2) -> list[dict[str, int]]:
-    """Record `transitions` steps split over `workers` simulators, each into `out_dir/worker_<k>/`."""
+    """Record `transitions` steps split over `workers` simulators, each into `out_dir/worker_<k>/`.
+
+    `behaviour` may list several specs separated by ';', given to the workers in turn.
+    """
     out_dir = Path(out_dir)
     per = int(np.ceil(transitions / workers))
-    jobs = [BagJob(domain, gap, behaviour, per, seed * 100 + k, str(out_dir / f"worker_{k}")) for k in range(workers)]
+    behaviours = [b for b in behaviour.split(";") if b]
+    jobs = [BagJob(domain, gap, behaviours[k % len(behaviours)], per, seed * 100 + k, str(out_dir / f"worker_{k}"))
+            for k in range(workers)]
     if workers <= 1:
         return [run_bag_job(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:

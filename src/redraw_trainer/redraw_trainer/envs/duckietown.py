@@ -108,7 +108,6 @@ class DuckietownLaneEnv(gym.Env):
         action = np.asarray(action, np.float64)
         if not np.all(np.isfinite(action)):
             raise ValueError(f"DuckietownLaneEnv.step: action {action} is not finite")
-        before = self._lane_pose()
         self.last_wheels = self.wheels_for(action)
         _, _, done, _ = self.sim.step(np.array(self.last_wheels))
         self._t += 1
@@ -122,7 +121,6 @@ class DuckietownLaneEnv(gym.Env):
         info["offroad"] = offroad
         info["in_lane"] = not offroad and abs(after["dist"]) < 0.1 if after else False
         truncated = self._t >= self.config.episode_steps and not offroad
-        _ = before
         return self._observe(), float(reward), bool(offroad), bool(truncated), info
 
     def _lane_reward(self, lane: dict[str, float]) -> float:
