@@ -33,7 +33,6 @@ class PolicyController:
         self.watchdog = StaleFrameWatchdog(config.stale_timeout_s)
         self.runner: PolicyRunner | None = None
         self.model_mtime: float | None = None
-        self.latency_ms: deque[float] = deque(maxlen=1000)
         self.timings_ms: deque[dict[str, float]] = deque(maxlen=5000)  # per frame: preprocess, inference
         self.frames = 0
         self.zero_commands = 0
@@ -68,7 +67,6 @@ class PolicyController:
             return self._zero(f"camera frame rejected: {err}")
         self.watchdog.frame(now)
         self.last_command_time = now
-        self.latency_ms.append(sum(command.timings_ms.values()))
         self.timings_ms.append(command.timings_ms)
         if not command.ok:
             self.zero_commands += 1
@@ -84,11 +82,18 @@ class PolicyController:
         self.zero_commands += 1
         return zero_command(error)
 
-    def latency_stats(self) -> dict[str, float]:
-        if not self.latency_ms:
+    def latency_stats(self, window: int = 1000) -> dict[str, float]:
+        """p50/p99 over the last `window` frames: total compute and each stage (preprocess, inference)."""
+        recent = list(self.timings_ms)[-window:]
+        if not recent:
             return {}
-        values = np.array(self.latency_ms)
-        return {"p50_ms": float(np.percentile(values, 50)), "p99_ms": float(np.percentile(values, 99))}
+        series = {"": [sum(t.values()) for t in recent]}
+        series.update({f"{stage}_": [t[stage] for t in recent] for stage in recent[-1]})
+        stats = {}
+        for prefix, values in series.items():
+            stats[f"{prefix}p50_ms"] = float(np.percentile(values, 50))
+            stats[f"{prefix}p99_ms"] = float(np.percentile(values, 99))
+        return stats
 
 
 __all__ = ["ContractError", "ControllerConfig", "PolicyController"]

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage
@@ -39,19 +40,42 @@ def is_stamp(sec, nanosec=0):
     return lambda m: m.header.stamp.sec == sec and m.header.stamp.nanosec == nanosec
 
 
+def send(ros: RosHarness, commands, sec: int, nanosec: int = 0, attempts: int = 10) -> TwistStamped:
+    """Publish a frame and return the command stamped with it; camera QoS is best effort, so resend if lost."""
+    for _ in range(attempts):
+        ros.publish(CompressedImage, CAMERA, frame(sec, nanosec), qos=CAMERA_QOS)
+        try:
+            return commands.wait_for(is_stamp(sec, nanosec), timeout=0.5)
+        except TimeoutError:
+            continue
+    raise TimeoutError(f"no command stamped {sec}.{nanosec} after {attempts} frames")
+
+
 def test_frame_in_command_out_with_the_frame_stamp(tmp_path):
     with RosHarness() as ros:
         _, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx", bias=(0.0, 0.25)))
-        ros.publish(CompressedImage, CAMERA, frame(42, 7), qos=CAMERA_QOS)
-        cmd = commands.wait_for(is_stamp(42, 7), timeout=5.0)
+        cmd = send(ros, commands, 42, 7)
         assert cmd.twist.linear.x > 0.0 and cmd.twist.angular.z == pytest.approx(1.0)
+
+
+def test_diagnostics_report_per_stage_latency(tmp_path):
+    with RosHarness() as ros:
+        _, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx"))
+        diagnostics = ros.subscribe(DiagnosticArray, "/diagnostics")
+        for sec in range(1, 6):
+            send(ros, commands, sec)
+        report = diagnostics.wait_for(lambda m: any(kv.key == "frames" and int(kv.value) >= 5 for kv in m.status[0].values),
+                                      timeout=3.0)
+        values = {kv.key: float(kv.value) for kv in report.status[0].values}
+        for key in ("p50_ms", "p99_ms", "preprocess_p50_ms", "preprocess_p99_ms", "inference_p50_ms", "inference_p99_ms"):
+            assert values[key] > 0.0, key
+        assert values["p99_ms"] >= values["preprocess_p99_ms"]
 
 
 def test_stale_camera_stops_the_wheels(tmp_path):
     with RosHarness() as ros:
         _, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx"))
-        ros.publish(CompressedImage, CAMERA, frame(5), qos=CAMERA_QOS)
-        commands.wait_for(is_stamp(5), timeout=5.0)
+        send(ros, commands, 5)
         sent = time.monotonic()
         time.sleep(0.3)
         count = len(commands.messages)
@@ -63,8 +87,7 @@ def test_stale_camera_stops_the_wheels(tmp_path):
 def test_nan_model_gives_zero_commands(tmp_path):
     with RosHarness() as ros:
         node, commands = start(ros, make_onnx_policy(tmp_path / "nan.onnx", nan=True))
-        ros.publish(CompressedImage, CAMERA, frame(9), qos=CAMERA_QOS)
-        cmd = commands.wait_for(is_stamp(9), timeout=5.0)
+        cmd = send(ros, commands, 9)
         assert cmd.twist.linear.x == 0.0 and cmd.twist.angular.z == 0.0
         assert node.controller.zero_commands >= 1
 
@@ -72,8 +95,7 @@ def test_nan_model_gives_zero_commands(tmp_path):
 def test_shutdown_publishes_zero(tmp_path):
     with RosHarness() as ros:
         node, commands = start(ros, make_onnx_policy(tmp_path / "p.onnx", bias=(0.5, 0.5)))
-        ros.publish(CompressedImage, CAMERA, frame(11), qos=CAMERA_QOS)
-        commands.wait_for(is_stamp(11), timeout=5.0)
+        send(ros, commands, 11)
         before = len(commands.messages)
         ros.remove(node)
         last = commands.wait_for(lambda m: commands.messages.index(m) >= before, timeout=3.0)
@@ -83,16 +105,13 @@ def test_shutdown_publishes_zero(tmp_path):
 def test_model_swaps_at_run_time_through_the_parameter(tmp_path):
     with RosHarness() as ros:
         node, commands = start(ros, make_onnx_policy(tmp_path / "a.onnx", scale=(0, 0), bias=(0.2, 0.0)))
-        ros.publish(CompressedImage, CAMERA, frame(1), qos=CAMERA_QOS)
-        assert commands.wait_for(is_stamp(1)).twist.linear.x == pytest.approx(0.1)
+        assert send(ros, commands, 1).twist.linear.x == pytest.approx(0.1)
         result = node.set_parameters([Parameter("model_path", value=str(make_onnx_policy(tmp_path / "b.onnx", scale=(0, 0), bias=(0.8, 0.0))))])
         assert result[0].successful
-        ros.publish(CompressedImage, CAMERA, frame(2), qos=CAMERA_QOS)
-        assert commands.wait_for(is_stamp(2)).twist.linear.x == pytest.approx(0.4)
+        assert send(ros, commands, 2).twist.linear.x == pytest.approx(0.4)
         refused = node.set_parameters([Parameter("model_path", value=str(tmp_path / "missing.onnx"))])
         assert not refused[0].successful
-        ros.publish(CompressedImage, CAMERA, frame(3), qos=CAMERA_QOS)
-        assert commands.wait_for(is_stamp(3)).twist.linear.x == pytest.approx(0.4)
+        assert send(ros, commands, 3).twist.linear.x == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

@@ -16,7 +16,7 @@ from typing import Any
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 
@@ -69,8 +69,9 @@ class Inbox:
 class RosHarness:
     """Context manager: `with RosHarness() as ros: node = ros.add(MyNode); ros.publish(...)`."""
 
-    def __init__(self, domain_id: int | None = None) -> None:
+    def __init__(self, domain_id: int | None = None, threads: int = 2) -> None:
         self.domain_id = isolated_domain_id() if domain_id is None else domain_id
+        self.threads = threads  # 1: a SingleThreadedExecutor (least latency per callback)
         self.context = Context()
         self._nodes: list[Node] = []
         self._publishers: dict[str, Any] = {}
@@ -80,7 +81,10 @@ class RosHarness:
         os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
         os.environ["ROS_DOMAIN_ID"] = str(self.domain_id)
         rclpy.init(context=self.context, domain_id=self.domain_id)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        if self.threads == 1:
+            self.executor = SingleThreadedExecutor(context=self.context)
+        else:
+            self.executor = MultiThreadedExecutor(num_threads=self.threads, context=self.context)
         self.node = self.add(lambda **kw: Node(f"test_harness_{self.domain_id}", **kw))
         self._thread = threading.Thread(target=self._spin, daemon=True)
         self._thread.start()
