@@ -21,6 +21,7 @@ from tqdm import tqdm
 from redraw_trainer.baselines import finetune_dynamics, new_dynamics
 from redraw_trainer.config import AdaptConfig
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import generator as seeded_generator, module_device
 from redraw_trainer.distributions import categorical_kl
 from redraw_trainer.posteriors import encode_posteriors, windows_with_cache
 from redraw_trainer.residual import RectifiedDynamics, Residual
@@ -86,13 +87,15 @@ def adapt(
     model.requires_grad_(False)
     model.eval()
     dynamics, params, lr = build_dynamics(model, method, cfg)
+    device = module_device(model)
+    dynamics.to(device)  # in place: `params` stay the ones the optimizer gets
     result = AdaptResult(method, dynamics)
     if method == "none" or cfg.steps == 0:
         return result
     start = time.perf_counter()
     cache = encode_posteriors(model, data)
     rng = np.random.default_rng(seed)
-    generator = torch.Generator().manual_seed(seed)
+    generator = seeded_generator(seed, device)
     optimizer = torch.optim.Adam(params, lr=lr)
     dynamics.train()
     for step in tqdm(range(1, cfg.steps + 1), desc=f"adapt[{method}]", disable=not progress, leave=False):

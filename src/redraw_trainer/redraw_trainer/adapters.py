@@ -10,6 +10,7 @@ from torch import nn
 from redraw_trainer.adapt import AdaptResult, build_dynamics
 from redraw_trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from redraw_trainer.config import Config
+from redraw_trainer.devices import module_device
 from redraw_trainer.world_model import WorldModel
 
 
@@ -17,7 +18,8 @@ def save_adapter(path: str | Path, result: AdaptResult, base_model: str | Path, 
     trainable = result.trainable
     return save_checkpoint(path, "adapter", {
         "method": result.method, "base_model": str(base_model), "config": cfg.to_dict(),
-        "weights": trainable.state_dict() if trainable is not None else {}, "history": result.history,
+        "weights": {k: v.cpu() for k, v in trainable.state_dict().items()} if trainable is not None else {},
+        "history": result.history,
     })
 
 
@@ -32,5 +34,5 @@ def load_adapter(path: str | Path, model: WorldModel) -> tuple[nn.Module, dict[s
     target = dynamics.residual if data["method"] == "residual" else dynamics
     if data["method"] != "none":
         target.load_state_dict(data["weights"])
-    dynamics.eval()
+    dynamics.to(module_device(model)).eval()
     return dynamics, data

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from redraw_trainer.checkpoint import load_checkpoint, save_checkpoint
 from redraw_trainer.config import Config
+from redraw_trainer.devices import generator as seeded_generator, module_device
 from redraw_trainer.imagination import Actor, ActorCriticConfig
 from redraw_trainer.world_model import WorldModel
 
@@ -24,20 +25,22 @@ class FramePolicy:
 
     def __init__(self, model: WorldModel, actor: Actor, stochastic: bool = False, seed: int = 0) -> None:
         self.model, self.actor, self.stochastic = model, actor, stochastic
-        self.generator = torch.Generator().manual_seed(seed)
+        self.device = module_device(model)
+        self.generator = seeded_generator(seed, self.device)
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
-        post = self.model.posterior(torch.from_numpy(np.ascontiguousarray(obs))[None])
+        post = self.model.posterior(torch.from_numpy(np.ascontiguousarray(obs))[None].to(self.device))
         if self.stochastic:
             index = torch.multinomial(post.exp().reshape(-1, post.shape[-1]), 1, generator=self.generator)
             z = F.one_hot(index.reshape(post.shape[:-1]), post.shape[-1]).float()
             dist = self.actor(z.flatten(-2))
-            action = dist.mean + dist.stddev * torch.randn(dist.mean.shape, generator=self.generator)
+            noise = torch.randn(dist.mean.shape, generator=self.generator, device=self.device)
+            action = dist.mean + dist.stddev * noise
         else:
             z = F.one_hot(post.argmax(-1), post.shape[-1]).float()
             action = self.actor.act(z.flatten(-2))
-        return action[0].clamp(-1.0, 1.0).numpy().astype(np.float32)
+        return action[0].clamp(-1.0, 1.0).cpu().numpy().astype(np.float32)
 
 
 def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, ac_cfg: ActorCriticConfig,
@@ -46,9 +49,13 @@ def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, 
     from dataclasses import asdict
 
     return save_checkpoint(path, "policy", {
-        "config": cfg.to_dict(), "model": model.state_dict(), "actor": actor.state_dict(),
+        "config": cfg.to_dict(), "model": _cpu(model.state_dict()), "actor": _cpu(actor.state_dict()),
         "actor_config": asdict(ac_cfg), **(extra or {}),
     })
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.cpu() for k, v in state.items()}
 
 
 def load_policy(path: str | Path, stochastic: bool = False, seed: int = 0) -> tuple[FramePolicy, dict[str, Any]]:

@@ -62,11 +62,13 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from redraw_trainer.adapt import adapt
     from redraw_trainer.adapters import save_adapter
     from redraw_trainer.data.sequences import SequenceData
+    from redraw_trainer.devices import resolve_device
     from redraw_trainer.evaluation import open_loop
     from redraw_trainer.train import load_world_model
 
     model, cfg, ckpt = load_world_model(args.model)
     apply_overrides(cfg, args.set)
+    model.to(resolve_device(cfg.device))
     data = load_dataset(args.bag or args.data, ckpt)
     train, holdout = data.split(cfg.adapt.holdout_fraction)
     result = adapt(model, train, cfg.adapt, args.method, seed=cfg.seed, progress=not args.quiet)
@@ -153,12 +155,14 @@ def cmd_bag_convert(args: argparse.Namespace) -> int:
 def cmd_train_policy(args: argparse.Namespace) -> int:
     from redraw_trainer.adapters import load_adapter
     from redraw_trainer.data.sequences import SequenceData
+    from redraw_trainer.devices import resolve_device
     from redraw_trainer.envs.duckietown import DuckietownConfig
     from redraw_trainer.policy_training import save_and_export, train_policy
     from redraw_trainer.train import load_world_model
 
     model, cfg, ckpt = load_world_model(args.model)
     apply_overrides(cfg, args.set)
+    model.to(resolve_device(cfg.device))
     dynamics = load_adapter(args.residual, model)[0] if args.residual else model.dynamics
     data = load_dataset(args.data, ckpt)
     agent = train_policy(model, dynamics, data, cfg, Path(args.out).parent, Path(args.out).stem, not args.quiet)

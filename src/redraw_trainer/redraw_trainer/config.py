@@ -110,6 +110,7 @@ class PretrainConfig:
 @dataclass
 class Config:
     seed: int = 0
+    device: str = "auto"  # auto: CUDA when available, else CPU (see devices.py)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     adapt: AdaptConfig = field(default_factory=AdaptConfig)

@@ -29,7 +29,9 @@ import torch
 from redraw_trainer.adapt import adapt
 from redraw_trainer.config import Config, apply_overrides
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.evaluation import clean_window_starts, open_loop
+from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.seeding import seed_everything
 from redraw_trainer.train import load_world_model, save_world_model
@@ -107,16 +109,17 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
     real = holdout.image[rows]
     out = {"real (target)": real[1:]}
     with torch.no_grad():
-        post = model.posterior(torch.from_numpy(real[:1]))
+        device = module_device(model)
+        post = model.posterior(torch.from_numpy(real[:1]).to(device))
         for name, dynamics in dynamics_by_name.items():
             z = torch.nn.functional.one_hot(post.argmax(-1), post.shape[-1]).float()
             belief, frames = post.exp(), []
             for t in range(1, steps + 1):
-                action = torch.from_numpy(holdout.action[rows[t]][None])
+                action = torch.from_numpy(holdout.action[rows[t]][None]).to(device)
                 prior = model.prior_step(dynamics, z, action, belief)
                 z = torch.nn.functional.one_hot(prior.argmax(-1), prior.shape[-1]).float()
                 belief = prior.exp()
-                frames.append(model.decode(z)[0].numpy())
+                frames.append(model.decode(z)[0].cpu().numpy())
             out[f"imagined: {name}"] = np.stack(frames)
     return out
 
@@ -134,6 +137,8 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     model, cfg, ckpt = load_world_model(demo.model)
     apply_overrides(cfg, [f"policy.updates={demo.policy_updates}", f"policy.batch_size={demo.policy_batch}",
                           f"adapt.steps={demo.adapt_steps}", *overrides])
+    device = resolve_device(cfg.device)
+    model.to(device)
     preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt.get("preprocess") else PreprocessConfig()
     kinematics = DuckietownConfig().kinematics
     timings: dict[str, float] = {}
@@ -163,6 +168,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     results: dict[str, Any] = {"methods": {}, "bag": report.to_dict(), "target_rows": len(target)}
     exports: list[tuple[str, str]] = []
     curves: dict[str, list] = {}
+    policy_curves: dict[str, list] = {}
     dynamics_for_strip: dict[str, Any] = {}
     for seed_index in range(demo.seeds):
         cfg.seed = demo.seed + seed_index
@@ -183,6 +189,8 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
                 if name in ("zero_shot", "residual"):
                     dynamics_for_strip[{"zero_shot": "unadapted", "residual": "ReDRAW"}[name]] = dynamics
             agent = train_policy(policy_model, dynamics, train, cfg, seed_dir, name, progress)
+            if seed_index == 0:
+                policy_curves[name] = read_metrics(seed_dir / f"{name}_policy.jsonl")
             onnx_path, diff = save_and_export(policy_model, agent, cfg, seed_dir, name, preprocess.to_dict(),
                                               asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap})
             entry = results["methods"].setdefault(name, {"open_loop_kl": [], "parity": []})
@@ -205,6 +213,6 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     results["config"] = {"demo": asdict(demo), "model": cfg.to_dict()}
     from redraw_trainer.report import write_report
 
-    table = write_report(results, curves, imagined_strip(model, dynamics_for_strip, holdout), out)
+    table = write_report(results, curves, imagined_strip(model, dynamics_for_strip, holdout), out, policy_curves)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     return {"table": table, "results": results}

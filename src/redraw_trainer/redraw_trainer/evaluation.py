@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import generator as seeded_generator
 from redraw_trainer.distributions import categorical_kl, straight_through_sample
 from redraw_trainer.posteriors import encode_posteriors, sample_one_hot
 from redraw_trainer.world_model import WorldModel, scan_prior
@@ -49,11 +50,12 @@ def open_loop(
     if len(starts) > max_windows:
         starts = np.sort(rng.choice(starts, max_windows, replace=False))
     cache = encode_posteriors(model, data) if cache is None else cache
+    device = cache.device
     rows = torch.from_numpy(data.windows(starts, length))
-    post = cache[rows]  # (W, L, G, K)
-    action = torch.from_numpy(data.action.astype(np.float32))[rows]
-    is_first = torch.from_numpy(data.is_first)[rows]
-    generator = torch.Generator().manual_seed(seed)
+    post = cache[rows.to(device)]  # (W, L, G, K)
+    action = torch.from_numpy(data.action.astype(np.float32))[rows].to(device)
+    is_first = torch.from_numpy(data.is_first)[rows].to(device)
+    generator = seeded_generator(seed, device)
     z_context = sample_one_hot(post[:, :context], generator)
     prior = scan_prior(dynamics, z_context, action[:, :context], is_first[:, :context], post[:, 0].exp(), model.cfg.unimix)
     belief = prior[:, -1].exp() if context > 1 else post[:, 0].exp()

@@ -8,6 +8,7 @@ refuses a file whose contract does not match. A parity check against torch runs 
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def export_onnx(model: WorldModel, actor: Actor, path: str | Path, preprocess: d
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    net = FrameToAction(model, actor).eval().float()
+    # export and parity run on a CPU copy: the robot runs the file on its CPU
+    net = copy.deepcopy(FrameToAction(model, actor)).cpu().eval().float()
     size = model.cfg.image_size
     example = torch.zeros(1, size, size, 3, dtype=torch.uint8)
     tmp = path.with_name(f".{path.name}.tmp")

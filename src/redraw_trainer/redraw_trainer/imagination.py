@@ -135,7 +135,7 @@ class ActorCritic(nn.Module):
             returns = lambda_returns(reward, cont, value, cfg.gamma, cfg.lam)
             # weight later steps by the probability the episode is still running
             weight = torch.cumprod(torch.cat([torch.ones_like(cont[:1]), cont[:-1]]), 0)
-            low, high = torch.quantile(returns.flatten(), torch.tensor([0.05, 0.95]))
+            low, high = torch.quantile(returns.flatten(), torch.tensor([0.05, 0.95], device=returns.device))
             scale = self.return_scale * cfg.return_norm_decay + (high - low) * (1 - cfg.return_norm_decay)
             self.return_scale.copy_(scale)
             advantage = (returns - value[:-1]) / torch.clamp(self.return_scale, min=1.0)
@@ -182,15 +182,18 @@ def train_actor_critic(
     """Train (or continue training) an actor-critic in imagination from cached start posteriors (N, G, K)."""
     from tqdm import tqdm
 
+    from redraw_trainer.devices import generator as seeded_generator, module_device
     from redraw_trainer.posteriors import sample_one_hot
 
     m = model.cfg
-    agent = agent or ActorCritic(m.groups, m.classes, m.action_dim, cfg or ActorCriticConfig())
-    generator = torch.Generator().manual_seed(seed)
+    device = module_device(model)
+    agent = (agent or ActorCritic(m.groups, m.classes, m.action_dim, cfg or ActorCriticConfig())).to(device)
+    start_posteriors = start_posteriors.to(device)
+    generator = seeded_generator(seed, device)
     model.requires_grad_(False)
     dynamics.requires_grad_(False)
     for step in tqdm(range(1, updates + 1), desc="policy", disable=not progress, leave=False):
-        index = torch.randint(0, len(start_posteriors), (agent.cfg.batch_size,), generator=generator)
+        index = torch.randint(0, len(start_posteriors), (agent.cfg.batch_size,), generator=generator, device=device)
         post = start_posteriors[index]
         metrics = agent.update(model, dynamics, sample_one_hot(post, generator), post.exp(), reward_fn)
         if on_log and (step % log_every == 0 or step == updates):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import module_device
 from redraw_trainer.nets import mlp
 from redraw_trainer.posteriors import sample_one_hot
 from redraw_trainer.world_model import WorldModel, dynamics_mask, masked_mean
@@ -36,10 +37,12 @@ def train_disagreement(model: WorldModel, ensemble: Disagreement, data: Sequence
                        batch: int = 16, seq_len: int = 16, lr: float = 3e-4, seed: int = 0) -> list[float]:
     """Fit the ensemble on (posterior sample of t-1, action into t) -> encoder embedding of t."""
     rng = np.random.default_rng(seed)
+    device = module_device(model)
+    ensemble.to(device)
     optimizer = torch.optim.Adam(ensemble.parameters(), lr=lr)
     losses = []
     for _ in range(updates):
-        b = data.sample(batch, seq_len, rng)
+        b = data.sample(batch, seq_len, rng, device)
         with torch.no_grad():
             embed = model.embed(b["image"])
             raw = model.posterior_head(embed).reshape(*embed.shape[:-1], model.cfg.groups, model.cfg.classes)

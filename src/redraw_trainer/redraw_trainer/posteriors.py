@@ -6,17 +6,19 @@ import numpy as np
 import torch
 
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import module_device
 from redraw_trainer.world_model import WorldModel
 
 
 @torch.no_grad()
 def encode_posteriors(model: WorldModel, data: SequenceData, batch: int = 256) -> torch.Tensor:
-    """Posterior log-probs of every frame: (N, G, K) float32."""
+    """Posterior log-probs of every frame: (N, G, K) float32, on the model's device."""
+    device = module_device(model)
     out = []
     for start in range(0, len(data), batch):
-        out.append(model.posterior(torch.from_numpy(data.image[start : start + batch])))
+        out.append(model.posterior(torch.from_numpy(data.image[start : start + batch]).to(device)))
     if not out:
-        return torch.zeros(0, model.cfg.groups, model.cfg.classes)
+        return torch.zeros(0, model.cfg.groups, model.cfg.classes, device=device)
     return torch.cat(out)
 
 
@@ -30,11 +32,12 @@ def sample_one_hot(log_probs: torch.Tensor, generator: torch.Generator | None = 
 def windows_with_cache(
     data: SequenceData, cache: torch.Tensor, rows: np.ndarray, generator: torch.Generator | None = None
 ) -> dict[str, torch.Tensor]:
-    """A (B, T) batch of posterior log-probs, posterior samples, actions and episode starts."""
-    post = cache[torch.from_numpy(rows)]
+    """A (B, T) batch of posterior log-probs, posterior samples, actions and episode starts (on the cache's device)."""
+    device = cache.device
+    post = cache[torch.from_numpy(rows).to(device)]
     return {
         "post": post,
         "z": sample_one_hot(post, generator),
-        "action": torch.from_numpy(data.action[rows].astype(np.float32)),
-        "is_first": torch.from_numpy(data.is_first[rows]),
+        "action": torch.from_numpy(data.action[rows].astype(np.float32)).to(device),
+        "is_first": torch.from_numpy(data.is_first[rows]).to(device),
     }

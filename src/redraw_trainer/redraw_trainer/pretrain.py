@@ -22,6 +22,7 @@ from redraw_trainer.agent import load_policy, save_policy
 from redraw_trainer.config import Config
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
+from redraw_trainer.devices import resolve_device
 from redraw_trainer.imagination import train_actor_critic
 from redraw_trainer.metrics_log import MetricsLog
 from redraw_trainer.plan2explore import Disagreement, train_disagreement
@@ -69,7 +70,7 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
     for round_ in range(1, p.explore_rounds + 1):
         explorer = run_dir / f"explorer_round{round_}.pt"
         if not explorer.exists():
-            model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME)
+            model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME, resolve_device(cfg.device))
             ensemble = Disagreement(cfg.model.groups * cfg.model.classes, cfg.model.action_dim,
                                     model.encoder.embed_dim, p.ensemble_members, cfg.model.hidden)
             losses = train_disagreement(model, ensemble, data, p.ensemble_updates, seed=cfg.seed + round_)
@@ -83,7 +84,7 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
         _train(data, cfg, run_dir, base_steps + round_ * p.steps_per_round, progress)
     log.close()
 
-    model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME)
+    model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME, resolve_device(cfg.device))
     policy_path = run_dir / "task_policy.pt"
     if not policy_path.exists():
         policy_log = MetricsLog(run_dir, "policy.jsonl", tensorboard=False)

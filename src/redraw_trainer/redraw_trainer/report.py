@@ -38,7 +38,8 @@ def results_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[str, np.ndarray], out: str | Path) -> str:
+def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[str, np.ndarray], out: str | Path,
+                 policy_curves: dict[str, list] | None = None) -> str:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = results_table(results)
@@ -49,6 +50,7 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
     horizon_curves({LABELS.get(n, n): np.mean(np.array(results["methods"][n]["open_loop_kl"]), 0) for n in names},
                    out / "open_loop_kl.png", "KL(posterior || prior)", "Held-out open-loop dynamics error")
     _adapt_curves(curves, out / "adaptation_curves.png")
+    _policy_curves(policy_curves or {}, out / "policy_curves.png")
     image_strip(strip, out / "imagined_vs_real.png",
                 "Held-out target frames vs open-loop imagination from the same start and actions")
     demo = results["config"]["demo"]
@@ -66,6 +68,10 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
         "target frames, by horizon (lower is better; the oracle's encoder differs, so its KL is on its own latents).", "",
         "![adaptation](adaptation_curves.png)", "",
         "Adaptation curves: training KL on target data per method.", "",
+        "![policy](policy_curves.png)", "",
+        "Policy learning curves (first seed): mean imagined λ-return at the start states, per actor-critic update, "
+        "inside each method's own model. A rising curve means the actor improves in imagination; whether that "
+        "carries to the target simulator is what the table measures.", "",
         "![strip](imagined_vs_real.png)", "",
         "Top row: real held-out target frames. Below: frames decoded from open-loop rollouts of the unadapted "
         "and the ReDRAW-rectified dynamics, from the same first frame and the recorded actions.", "",
@@ -73,6 +79,24 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
     ]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return table
+
+
+def _policy_curves(curves: dict[str, list], path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for name, history in curves.items():
+        if history:
+            ax.plot([h["step"] for h in history], [h["policy/imagined_return"] for h in history], marker=".",
+                    label=LABELS.get(name, name))
+    ax.set_xlabel("actor-critic update")
+    ax.set_ylabel("imagined return")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("Policy training in imagination")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def _adapt_curves(curves: dict[str, list], path: Path) -> None:

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from redraw_trainer.checkpoint import load_checkpoint, restore_rng, rng_state, save_checkpoint
 from redraw_trainer.config import Config
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import resolve_device
 from redraw_trainer.metrics_log import MetricsLog
 from redraw_trainer.seeding import seed_everything
 from redraw_trainer.world_model import WorldModel
@@ -27,7 +28,8 @@ CHECKPOINT_NAME = "world_model.pt"
 
 def save_world_model(path: str | Path, model: WorldModel, cfg: Config, step: int, extra: dict[str, Any] | None = None,
                      optimizer: torch.optim.Optimizer | None = None, rng: Any = None) -> Path:
-    payload: dict[str, Any] = {"config": cfg.to_dict(), "step": step, "model": model.state_dict(), **(extra or {})}
+    state = {k: v.cpu() for k, v in model.state_dict().items()}  # loadable on any machine
+    payload: dict[str, Any] = {"config": cfg.to_dict(), "step": step, "model": state, **(extra or {})}
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
     if rng is not None:
@@ -35,13 +37,13 @@ def save_world_model(path: str | Path, model: WorldModel, cfg: Config, step: int
     return save_checkpoint(path, "world_model", payload)
 
 
-def load_world_model(path: str | Path) -> tuple[WorldModel, Config, dict[str, Any]]:
-    """(model in eval mode, its config, the raw checkpoint dict)."""
+def load_world_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[WorldModel, Config, dict[str, Any]]:
+    """(model in eval mode on `device`, its config, the raw checkpoint dict)."""
     data = load_checkpoint(path, "world_model", required=("config", "model", "step"))
     cfg = Config.from_dict(data["config"], source=str(path))
     model = WorldModel(cfg.model)
     model.load_state_dict(data["model"])
-    model.eval()
+    model.to(device).eval()
     return model, cfg, data
 
 
@@ -56,7 +58,8 @@ def train_world_model(
     run_dir = Path(run_dir)
     ckpt_path = run_dir / CHECKPOINT_NAME
     rng = seed_everything(cfg.seed)
-    model = WorldModel(cfg.model)
+    device = resolve_device(cfg.device)
+    model = WorldModel(cfg.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.model.lr, eps=1e-8)
     step = 0
     if ckpt_path.exists():
@@ -71,7 +74,7 @@ def train_world_model(
     start, start_step = time.perf_counter(), step
     bar = tqdm(total=cfg.train.steps, initial=step, desc="world model", disable=not progress)
     while step < cfg.train.steps:
-        batch = data.sample(cfg.train.batch_size, cfg.train.seq_len, rng)
+        batch = data.sample(cfg.train.batch_size, cfg.train.seq_len, rng, device)
         loss, metrics = model.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -95,8 +95,9 @@ class SequenceData:
             "is_terminal": torch.from_numpy(self.is_terminal[rows]).to(device),
         }
 
-    def sample(self, batch: int, seq_len: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        return self.batch(self.windows(self.sample_starts(batch, seq_len, rng), seq_len))
+    def sample(self, batch: int, seq_len: int, rng: np.random.Generator,
+               device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        return self.batch(self.windows(self.sample_starts(batch, seq_len, rng), seq_len), device)
 
     def save(self, path: str | Path) -> None:
         """Write an .npz atomically (temp file, then rename), metadata as JSON inside."""
