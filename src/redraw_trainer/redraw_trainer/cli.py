@@ -48,6 +48,21 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refit_reward(args: argparse.Namespace) -> int:
+    from redraw_trainer.plots import learning_curves
+    from redraw_trainer.reward_refit import RefitConfig, refit_reward
+
+    summary = refit_reward(args.model, args.run_dir, args.out, args.transitions, RefitConfig(steps=args.steps),
+                           policy_updates=args.policy_updates, eval_episodes=args.eval_episodes, overrides=args.set,
+                           progress=not args.quiet)
+    learning_curves(Path(args.run_dir) / "refit.jsonl", ["refit/holdout_abs_error"], Path(args.run_dir) / "refit.png",
+                    title="reward head refit: held-out |predicted - true| reward")
+    print(json.dumps({k: {"mean": v["mean"], "ci95": v["ci95"], "mean_distance": v["mean_distance"]}
+                      for k, v in summary["source_returns"].items()}, indent=2))
+    print(f"world model with the refitted reward head written to {args.out}")
+    return 0
+
+
 def cmd_train_world_model(args: argparse.Namespace) -> int:
     from redraw_trainer.data.sequences import SequenceData
     from redraw_trainer.train import train_world_model
@@ -206,6 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="copy the final world model here (no optimizer state)")
     _config_args(p)
     p.set_defaults(func=cmd_pretrain)
+
+    p = sub.add_parser("refit-reward", help="refit a world model's reward head to the current task reward (no re-pretraining)")
+    p.add_argument("--model", default="models/source_small.pt")
+    p.add_argument("--run-dir", default="runs/refit-small")
+    p.add_argument("--out", required=True, help="the world model with the refitted head (float16, like the shipped one)")
+    p.add_argument("--transitions", type=int, default=12_000, help="labelled source transitions to collect")
+    p.add_argument("--steps", type=int, default=3000, help="reward-head optimizer steps")
+    p.add_argument("--policy-updates", type=int, default=None, help="task-policy updates (default: the model's preset)")
+    p.add_argument("--eval-episodes", type=int, default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_refit_reward)
 
     p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
     p.add_argument("--data", required=True)

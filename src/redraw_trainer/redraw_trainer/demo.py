@@ -208,6 +208,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
         entry = results["methods"][evaluation["name"]]
         entry.setdefault("returns", []).extend(evaluation["returns"])
         entry.setdefault("lane_time", []).extend(evaluation["lane_time"])
+        entry.setdefault("distance", []).extend(evaluation["distance"])
     results["timings_s"] = timings
     results["total_s"] = round(time.perf_counter() - started, 1)
     results["config"] = {"demo": asdict(demo), "model": cfg.to_dict()}

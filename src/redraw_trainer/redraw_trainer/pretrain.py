@@ -48,7 +48,12 @@ def explore_jobs(cfg: Config, explorer: Path, round_: int) -> list[CollectJob]:
 
 def _train(data: SequenceData, cfg: Config, run_dir: Path, steps: int, progress: bool) -> None:
     cfg.train.steps = steps
-    train_world_model(data, cfg, run_dir, progress=progress, extra={"data_summary": describe_data(data)})
+    extra: dict[str, Any] = {"data_summary": describe_data(data)}
+    if cfg.pretrain.domain == "duckietown":
+        from redraw_trainer.envs.duckietown import DuckietownConfig
+
+        extra["reward"] = DuckietownConfig().reward_spec()  # what the reward head learns
+    train_world_model(data, cfg, run_dir, progress=progress, extra=extra)
 
 
 def describe_data(data: SequenceData) -> dict[str, Any]:

@@ -23,17 +23,20 @@ def summarise(entry: dict[str, Any]) -> dict[str, float]:
         "mean": float(returns.mean()) if n else float("nan"),
         "ci95": float(1.96 * returns.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
         "lane_time": float(np.mean(entry.get("lane_time", [np.nan]))),
+        "distance": float(np.mean(entry.get("distance", [np.nan]))),
         "kl_h1": float(kl[0]),
         "kl_mean": float(kl.mean()),
     }
 
 
 def results_table(results: dict[str, Any]) -> str:
-    lines = ["| method | return (mean ± 95% CI) | episodes | lane-keeping time (s) | open-loop KL h=1 | open-loop KL mean |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| method | return (mean ± 95% CI) | episodes | distance along lane (m) | lane-keeping time (s) "
+             "| open-loop KL h=1 | open-loop KL mean |",
+             "|---|---|---|---|---|---|---|"]
     for name, entry in results["methods"].items():
         s = summarise(entry)
-        lines.append(f"| {LABELS.get(name, name)} | {s['mean']:.2f} ± {s['ci95']:.2f} | {s['n']} | {s['lane_time']:.1f} | "
+        lines.append(f"| {LABELS.get(name, name)} | {s['mean']:.2f} ± {s['ci95']:.2f} | {s['n']} | {s['distance']:.2f} "
+                     f"| {s['lane_time']:.1f} | "
                      f"{s['kl_h1']:.2f} | {s['kl_mean']:.2f} |")
     return "\n".join(lines)
 

@@ -18,6 +18,7 @@ class EpisodeStats:
     returns: list[float]
     lengths: list[int]
     lane_time: list[float]  # seconds in lane per episode (Duckietown); steps for tasks without lanes
+    distance: list[float]  # metres driven along the lane per episode (Duckietown; 0 for other tasks)
 
     @property
     def mean(self) -> float:
@@ -30,23 +31,26 @@ class EpisodeStats:
         return float(1.96 * np.std(self.returns, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "mean": self.mean, "ci95": self.ci95, "mean_lane_time": float(np.mean(self.lane_time))}
+        return {**asdict(self), "mean": self.mean, "ci95": self.ci95, "mean_lane_time": float(np.mean(self.lane_time)),
+                "mean_distance": float(np.mean(self.distance))}
 
 
 def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, max_steps: int | None = None) -> EpisodeStats:
     """Episodes seeded seed, seed+1, ... so every policy meets the same starts."""
-    returns, lengths, lane_time = [], [], []
+    returns, lengths, lane_time, distance = [], [], [], []
     dt = getattr(env.unwrapped, "dt", 1.0)
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
-        total, steps, in_lane, done = 0.0, 0, 0, False
+        total, steps, in_lane, metres, done = 0.0, 0, 0, 0.0, False
         while not done:
             obs, reward, terminated, truncated, info = env.step(policy(obs, info))
             total += reward
             steps += 1
             in_lane += bool(info.get("in_lane", True))
+            metres += float(info.get("progress_m", 0.0))
             done = terminated or truncated or (max_steps is not None and steps >= max_steps)
         returns.append(total)
         lengths.append(steps)
         lane_time.append(in_lane * dt)
-    return EpisodeStats(returns, lengths, lane_time)
+        distance.append(metres)
+    return EpisodeStats(returns, lengths, lane_time, distance)

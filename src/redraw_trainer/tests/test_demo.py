@@ -25,7 +25,7 @@ def two_runs(tmp_path_factory):
 
 
 def numbers(results: dict) -> dict:
-    return {name: {key: entry[key] for key in ("returns", "lane_time", "open_loop_kl")}
+    return {name: {key: entry[key] for key in ("returns", "lane_time", "distance", "open_loop_kl")}
             for name, entry in results["methods"].items()}
 
 

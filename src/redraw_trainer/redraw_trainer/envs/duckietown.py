@@ -3,8 +3,10 @@
 Observations pass through `redraw_perception.Preprocessor` (the robot's own preprocessing) and
 actions through `redraw_policy.kinematics` (the robot's own conversion to wheel duty cycles). Control
 runs at 10 Hz, the robot's loop; the simulator integrates physics at its own rate in between.
-Reward: progress along the lane minus lateral and heading error; leaving the road ends the episode
-with a penalty.
+Reward, per 0.1 s step on the road: a survival bonus, plus progress along the lane, minus lateral and
+heading error; leaving the road ends the episode with a penalty. The bonus makes the ranking the one a
+user expects: driving the lane (about +1 per step) > standing still (about +0.4) > leaving the road.
+Without it, penalties accumulated on the road made leaving it at once the best-paid behaviour.
 """
 
 from __future__ import annotations
@@ -35,10 +37,17 @@ class DuckietownConfig:
     episode_steps: int = 300
     v_max: float = 0.5  # m/s at forward action 1
     omega_max: float = 4.0  # rad/s at turn action 1
-    progress_scale: float = 10.0  # reward per metre along the lane... x this
-    lateral_scale: float = 3.0  # penalty per metre off the lane centre
-    heading_scale: float = 0.5  # penalty per radian off the lane direction
-    offroad_penalty: float = 5.0
+    alive_bonus: float = 1.0  # per step on the road
+    progress_scale: float = 20.0  # reward per metre driven along the lane
+    lateral_scale: float = 3.0  # penalty per metre off the lane centre, per step
+    heading_scale: float = 0.5  # penalty per radian off the lane direction, per step
+    offroad_penalty: float = 10.0
+
+    def reward_spec(self) -> dict[str, float]:
+        """The reward's parameters, stored with every model whose reward head learned them."""
+        return {"alive_bonus": self.alive_bonus, "progress_scale": self.progress_scale,
+                "lateral_scale": self.lateral_scale, "heading_scale": self.heading_scale,
+                "offroad_penalty": self.offroad_penalty}
 
     @property
     def kinematics(self) -> KinematicsConfig:
@@ -113,20 +122,19 @@ class DuckietownLaneEnv(gym.Env):
         self._t += 1
         after = self._lane_pose()
         offroad = done or after is None
-        if offroad:
-            reward = -self.config.offroad_penalty
-        else:
-            reward = self._lane_reward(after)
+        progress = 0.0 if offroad else self.sim.speed * self.dt * after["dot_dir"]
+        reward = -self.config.offroad_penalty if offroad else self._lane_reward(after, progress)
         info = self._info(after)
         info["offroad"] = offroad
+        info["progress_m"] = progress
         info["in_lane"] = not offroad and abs(after["dist"]) < 0.1 if after else False
         truncated = self._t >= self.config.episode_steps and not offroad
         return self._observe(), float(reward), bool(offroad), bool(truncated), info
 
-    def _lane_reward(self, lane: dict[str, float]) -> float:
+    def _lane_reward(self, lane: dict[str, float], progress_m: float) -> float:
         c = self.config
-        progress = self.sim.speed * self.dt * lane["dot_dir"]
-        return c.progress_scale * progress - c.lateral_scale * abs(lane["dist"]) - c.heading_scale * abs(lane["angle_rad"])
+        return (c.alive_bonus + c.progress_scale * progress_m
+                - c.lateral_scale * abs(lane["dist"]) - c.heading_scale * abs(lane["angle_rad"]))
 
     def _lane_pose(self) -> dict[str, float] | None:
         from gym_duckietown.exceptions import NotInLane

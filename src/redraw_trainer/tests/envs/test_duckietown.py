@@ -61,6 +61,17 @@ def test_lane_centred_driving_earns_and_leaving_the_road_costs(source):
     assert terminated and rewards[-1] <= -source.unwrapped.config.offroad_penalty
 
 
+def test_reward_ranks_driving_over_standing_still_over_leaving_the_road(source):
+    from redraw_trainer.rollout import run_episodes
+
+    policies = {"drive": lane_pid_policy(), "stand": lambda obs, info: np.zeros(2, np.float32),
+                "leave": lambda obs, info: np.array([1.0, 1.0], np.float32)}
+    stats = {name: run_episodes(source, policy, 2, seed=11, max_steps=60) for name, policy in policies.items()}
+    assert stats["drive"].mean > stats["stand"].mean > stats["leave"].mean
+    assert min(stats["drive"].distance) > 0.3 and max(stats["stand"].distance) < 0.05
+    assert max(stats["leave"].lengths) < 60
+
+
 def test_reversed_steering_turns_the_other_way():
     heading_change = {}
     for spec in ("none", "steering_reversed"):

@@ -1,0 +1,139 @@
+"""Refit a pretrained world model's reward head to a changed task reward, without re-pretraining.
+
+The reward head reads only the latent z, so a new reward needs new labels, not a new world model:
+drive the source simulator with the pretraining behaviours (the current reward labels each step),
+encode the frames with the frozen encoder, and fit the head with the pretraining loss (symlog two-hot
+cross-entropy). Encoder, decoder, dynamics and continuation head stay bit for bit what they were.
+`refit_reward` then retrains the source task policy and re-evaluates it, like the end of `pretrain`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.devices import generator as seeded_generator, module_device
+from redraw_trainer.distributions import two_hot_loss
+from redraw_trainer.posteriors import encode_posteriors, sample_one_hot
+from redraw_trainer.world_model import WorldModel
+
+
+@dataclass
+class RefitConfig:
+    steps: int = 3000
+    batch_size: int = 512
+    lr: float = 1e-3
+    holdout_fraction: float = 0.1
+    log_every: int = 100
+
+
+def reward_error(model: WorldModel, cache: torch.Tensor, reward: np.ndarray) -> float:
+    """Mean |predicted - labelled| reward over cached posteriors (posterior modes)."""
+    with torch.no_grad():
+        z = torch.nn.functional.one_hot(cache.argmax(-1), cache.shape[-1]).float()
+        predicted = model.reward(z).cpu().numpy()
+    return float(np.abs(predicted - reward).mean())
+
+
+def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, seed: int = 0,
+                      progress: bool = True) -> list[dict[str, float]]:
+    """Train only `model.reward_head` on `data`'s reward labels; returns the log (loss, held-out error)."""
+    device = module_device(model)
+    model.eval()
+    model.requires_grad_(False)
+    model.reward_head.requires_grad_(True)
+    cache = encode_posteriors(model, data)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(data))
+    n_hold = max(1, int(len(data) * cfg.holdout_fraction))
+    hold, train = order[:n_hold], order[n_hold:]
+    rewards = torch.from_numpy(data.reward.astype(np.float32)).to(device)
+    generator = seeded_generator(seed, device)
+    optimizer = torch.optim.Adam(model.reward_head.parameters(), lr=cfg.lr)
+    history = [{"step": 0, "refit/holdout_abs_error": reward_error(model, cache[hold], data.reward[hold])}]
+    for step in tqdm(range(1, cfg.steps + 1), desc="reward head", disable=not progress, leave=False):
+        rows = torch.from_numpy(rng.choice(train, cfg.batch_size)).to(device)
+        z = sample_one_hot(cache[rows], generator)
+        loss = two_hot_loss(model.reward_head(z.flatten(-2)), rewards[rows], model.reward_bins).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            history.append({"step": step, "refit/loss": loss.item(),
+                            "refit/holdout_abs_error": reward_error(model, cache[hold], data.reward[hold])})
+    model.requires_grad_(False)
+    return history
+
+
+def _extra(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's own fields (preprocessing, data summaries, reward), without what save_world_model writes."""
+    return {k: v for k, v in ckpt.items() if k not in ("model", "config", "step", "format", "format_version", "kind",
+                                                       "versions", "optimizer", "rng")}
+
+
+def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, transitions: int,
+                 refit: RefitConfig | None = None, policy_updates: int | None = None, eval_episodes: int | None = None,
+                 overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
+    """Collect labelled source data, refit the head, write `out`, retrain + evaluate the task policy in `run_dir`.
+
+    Phases whose output exists in `run_dir` are skipped, so an interrupted run continues.
+    """
+    from redraw_trainer.agent import save_policy
+    from redraw_trainer.config import apply_overrides
+    from redraw_trainer.data.sim_collect import collect_jobs
+    from redraw_trainer.devices import resolve_device
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+    from redraw_trainer.imagination import train_actor_critic
+    from redraw_trainer.metrics_log import MetricsLog
+    from redraw_trainer.pretrain import describe_data, evaluate_source, seed_jobs
+    from redraw_trainer.train import load_world_model, save_world_model
+
+    refit = refit or RefitConfig()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model, cfg, ckpt = load_world_model(model_path)
+    apply_overrides(cfg, list(overrides))
+    model.to(resolve_device(cfg.device))
+    jobs = seed_jobs(cfg)
+    per_job = jobs[0].transitions
+    jobs = jobs[: max(1, -(-transitions // per_job))]  # the pretraining behaviours and seeds, first N chunks
+    data = collect_jobs(jobs, run_dir / "data", cfg.pretrain.workers, progress)
+
+    refit_path = run_dir / "world_model_refit.pt"
+    if not refit_path.exists():
+        log = MetricsLog(run_dir, "refit.jsonl", tensorboard=False)
+        history = refit_reward_head(model, data, refit, seed=cfg.seed, progress=progress)
+        for row in history:
+            log.write(row["step"], {k: v for k, v in row.items() if k != "step"})
+        log.close()
+        keep = _extra(ckpt)
+        keep["reward"] = DuckietownConfig().reward_spec() if cfg.pretrain.domain == "duckietown" else {}
+        keep["reward_refit"] = {"from": str(model_path), "data": describe_data(data), "history": history[-1]}
+        save_world_model(refit_path, model.float(), cfg, int(ckpt["step"]), keep)
+    model, _, ckpt = load_world_model(refit_path)
+    save_world_model(out, model.half(), cfg, int(ckpt["step"]), _extra(ckpt))  # float16, like the shipped model
+    model, _, _ = load_world_model(out, resolve_device(cfg.device))  # the policy trains on what ships
+
+    policy_path = run_dir / "task_policy.pt"
+    if not policy_path.exists():
+        policy_log = MetricsLog(run_dir, "policy.jsonl", tensorboard=False)
+        updates = cfg.policy.updates if policy_updates is None else policy_updates
+        agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data), updates,
+                                   cfg=cfg.actor_critic(), seed=cfg.seed, progress=progress, on_log=policy_log.write)
+        policy_log.close()
+        save_policy(policy_path, model, cfg, agent.actor, agent.cfg, extra={"role": "task policy, source sim"})
+    summary_path = run_dir / "eval.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
+    episodes = cfg.pretrain.eval_episodes if eval_episodes is None else eval_episodes
+    summary = evaluate_source(cfg, policy_path, episodes)
+    summary["data"] = {**describe_data(data), "chunks": [job.name for job in jobs]}
+    summary_path.write_text(json.dumps(summary, indent=2))
+    return summary
