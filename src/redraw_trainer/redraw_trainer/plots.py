@@ -63,8 +63,8 @@ def horizon_curves(curves: dict[str, np.ndarray], out: str | Path, ylabel: str, 
     return out
 
 
-def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "") -> Path:
-    """rows: label -> (T, H, W, 3) uint8 frames; one labelled row each."""
+def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "", first_step: int = 0) -> Path:
+    """rows: label -> (T, H, W, 3) uint8 frames; one labelled row each; columns titled t+first_step, ..."""
     labels = list(rows)
     steps = max(len(v) for v in rows.values())
     fig, axes = plt.subplots(len(labels), steps, figsize=(1.2 * steps + 1.5, 1.3 * len(labels)), squeeze=False)
@@ -77,7 +77,7 @@ def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "") -
             if t == 0:
                 ax.text(-0.1, 0.5, label, transform=ax.transAxes, ha="right", va="center", fontsize=8)
             if r == 0:
-                ax.set_title(f"t+{t}", fontsize=7)
+                ax.set_title(f"t+{first_step + t}", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     out = Path(out)

@@ -55,7 +55,7 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
     _adapt_curves(curves, out / "adaptation_curves.png")
     _policy_curves(policy_curves or {}, out / "policy_curves.png")
     image_strip(strip, out / "imagined_vs_real.png",
-                "Held-out target frames vs open-loop imagination from the same start and actions")
+                "Held-out target frames vs open-loop imagination from the same start frame t and actions", first_step=1)
     demo = results["config"]["demo"]
     text = [
         "# redraw demo report", "",
@@ -76,8 +76,9 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
         "inside each method's own model. A rising curve means the actor improves in imagination; whether that "
         "carries to the target simulator is what the table measures.", "",
         "![strip](imagined_vs_real.png)", "",
-        "Top row: real held-out target frames. Below: frames decoded from open-loop rollouts of the unadapted "
-        "and the ReDRAW-rectified dynamics, from the same first frame and the recorded actions.", "",
+        "Top row: real held-out target frames 1 to 8 steps after a start frame t. Below: frames decoded from "
+        "open-loop rollouts of the unadapted and the ReDRAW-rectified dynamics, from frame t and the recorded "
+        "actions (no later frame is seen).", "",
         f"Total time {results['total_s']} s; stages: {results['timings_s']}.",
     ]
     (out / "report.md").write_text("\n".join(text) + "\n")

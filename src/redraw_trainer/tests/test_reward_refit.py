@@ -21,3 +21,21 @@ def test_refit_learns_a_new_reward_and_touches_only_the_reward_head(pretrained):
     assert last < first / 4, (first, last)
     changed = {k for k, v in model.state_dict().items() if not torch.equal(v, before[k])}
     assert changed and all(k.startswith("reward_head.") for k in changed), changed
+
+
+def test_refit_command_writes_a_model_that_differs_only_in_its_reward_head(tmp_path, pretrained, tiny_config):
+    from redraw_trainer.reward_refit import refit_reward
+    from redraw_trainer.train import load_world_model, save_world_model
+
+    source = save_world_model(tmp_path / "source.pt", copy.deepcopy(pretrained), tiny_config, 800)
+    out = tmp_path / "refit.pt"
+    summary = refit_reward(source, tmp_path / "run", out, transitions=600, refit=RefitConfig(steps=20, batch_size=64),
+                           policy_updates=2, eval_episodes=1, progress=False)
+    assert set(summary["source_returns"]) == {"task_policy", "random"}
+    refit, _, ckpt = load_world_model(out)
+    assert ckpt["reward_refit"]["from"] == str(source)
+    old = pretrained.state_dict()
+    changed = {k for k, v in refit.state_dict().items() if not torch.allclose(v, old[k].half().float())}
+    assert changed and all(k.startswith("reward_head.") for k in changed), changed
+    again = refit_reward(source, tmp_path / "run", out, transitions=600, progress=False)  # every phase is done
+    assert again == summary
