@@ -30,7 +30,7 @@ def test_refit_command_writes_a_model_that_differs_only_in_its_reward_head(tmp_p
     source = save_world_model(tmp_path / "source.pt", copy.deepcopy(pretrained), tiny_config, 800)
     out = tmp_path / "refit.pt"
     summary = refit_reward(source, tmp_path / "run", out, transitions=600, refit=RefitConfig(steps=20, batch_size=64),
-                           policy_updates=2, eval_episodes=1, progress=False)
+                           policy_updates=2, eval_episodes=2, progress=False)
     assert set(summary["source_returns"]) == {"task_policy", "random"}
     refit, _, ckpt = load_world_model(out)
     assert ckpt["reward_refit"]["from"] == str(source)
