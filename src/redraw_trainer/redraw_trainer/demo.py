@@ -33,6 +33,7 @@ from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.evaluation import clean_window_starts, open_loop
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.policy_training import save_and_export, train_policy
+from redraw_trainer.reward_refit import reward_mismatch
 from redraw_trainer.seeding import seed_everything
 from redraw_trainer.train import load_world_model, save_world_model
 
@@ -139,6 +140,9 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
                           f"adapt.steps={demo.adapt_steps}", *overrides])
     device = resolve_device(cfg.device)
     model.to(device)
+    warning = reward_mismatch(ckpt, demo.model)
+    if warning:
+        print(f"[demo] warning: {warning}")
     preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt.get("preprocess") else PreprocessConfig()
     kinematics = DuckietownConfig().kinematics
     timings: dict[str, float] = {}

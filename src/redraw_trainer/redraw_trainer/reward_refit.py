@@ -34,6 +34,19 @@ class RefitConfig:
     log_every: int = 100
 
 
+def reward_mismatch(ckpt: dict[str, Any], path: str | Path) -> str | None:
+    """A warning when a Duckietown world model's reward head learned another reward than the simulator pays."""
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+
+    if ckpt.get("config", {}).get("pretrain", {}).get("domain", "duckietown") != "duckietown":
+        return None
+    current, learned = DuckietownConfig().reward_spec(), ckpt.get("reward")
+    if learned == current:
+        return None
+    return (f"{path}: its reward head learned {learned or 'an unrecorded reward'}, but the simulator now pays "
+            f"{current}; imagined rewards will not match. Run `redraw refit-reward --model {path} --out ...`.")
+
+
 def reward_error(model: WorldModel, cache: torch.Tensor, reward: np.ndarray) -> float:
     """Mean |predicted - labelled| reward over cached posteriors (posterior modes)."""
     with torch.no_grad():

@@ -39,3 +39,14 @@ def test_refit_command_writes_a_model_that_differs_only_in_its_reward_head(tmp_p
     assert changed and all(k.startswith("reward_head.") for k in changed), changed
     again = refit_reward(source, tmp_path / "run", out, transitions=600, progress=False)  # every phase is done
     assert again == summary
+
+
+def test_a_model_whose_reward_head_learned_another_reward_is_flagged():
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+    from redraw_trainer.reward_refit import reward_mismatch
+
+    current = DuckietownConfig().reward_spec()
+    assert reward_mismatch({"reward": current}, "m.pt") is None
+    assert "refit-reward" in reward_mismatch({"reward": {**current, "alive_bonus": 0.0}}, "m.pt")
+    assert "unrecorded" in reward_mismatch({}, "m.pt")
+    assert reward_mismatch({"config": {"pretrain": {"domain": "point"}}}, "m.pt") is None
