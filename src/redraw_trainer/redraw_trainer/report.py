@@ -52,8 +52,10 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
                  out / "returns.png", "episode return (target sim)", "Return in the target domain, 95% CI")
     horizon_curves({LABELS.get(n, n): np.mean(np.array(results["methods"][n]["open_loop_kl"]), 0) for n in names},
                    out / "open_loop_kl.png", "KL(posterior || prior)", "Held-out open-loop dynamics error")
-    _adapt_curves(curves, out / "adaptation_curves.png")
-    _policy_curves(policy_curves or {}, out / "policy_curves.png")
+    _method_curves(curves, "adapt/kl", out / "adaptation_curves.png", "adaptation step", "training KL",
+                   "Dynamics adaptation on target data", log_y=True)
+    _method_curves(policy_curves or {}, "policy/imagined_return", out / "policy_curves.png", "actor-critic update",
+                   "imagined return", "Policy training in imagination", marker=".")
     image_strip(strip, out / "imagined_vs_real.png",
                 "Held-out target frames vs open-loop imagination from the same start frame t and actions", first_step=1)
     demo = results["config"]["demo"]
@@ -85,37 +87,22 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
     return table
 
 
-def _policy_curves(curves: dict[str, list], path: Path) -> None:
+def _method_curves(curves: dict[str, list], key: str, path: Path, xlabel: str, ylabel: str, title: str,
+                   log_y: bool = False, marker: str | None = None) -> None:
+    """One line per method: `key` against step, from each method's logged history."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, history in curves.items():
         if history:
-            ax.plot([h["step"] for h in history], [h["policy/imagined_return"] for h in history], marker=".",
-                    label=LABELS.get(name, name))
-    ax.set_xlabel("actor-critic update")
-    ax.set_ylabel("imagined return")
+            ax.plot([h["step"] for h in history], [h[key] for h in history], marker=marker, label=LABELS.get(name, name))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if log_y:
+        ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
-    ax.set_title("Policy training in imagination")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _adapt_curves(curves: dict[str, list], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for name, history in curves.items():
-        if history:
-            ax.plot([h["step"] for h in history], [h["adapt/kl"] for h in history], label=LABELS.get(name, name))
-    ax.set_xlabel("adaptation step")
-    ax.set_ylabel("training KL")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Dynamics adaptation on target data")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
