@@ -18,8 +18,7 @@ def save_adapter(path: str | Path, result: AdaptResult, base_model: str | Path, 
     trainable = result.trainable
     return save_checkpoint(path, "adapter", {
         "method": result.method, "base_model": str(base_model), "config": cfg.to_dict(),
-        "weights": {k: v.cpu() for k, v in trainable.state_dict().items()} if trainable is not None else {},
-        "history": result.history,
+        "weights": trainable.state_dict() if trainable is not None else {}, "history": result.history,
     })
 
 

@@ -49,13 +49,9 @@ def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, 
     from dataclasses import asdict
 
     return save_checkpoint(path, "policy", {
-        "config": cfg.to_dict(), "model": _cpu(model.state_dict()), "actor": _cpu(actor.state_dict()),
+        "config": cfg.to_dict(), "model": model.state_dict(), "actor": actor.state_dict(),
         "actor_config": asdict(ac_cfg), **(extra or {}),
     })
-
-
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.cpu() for k, v in state.items()}
 
 
 def load_policy(path: str | Path, stochastic: bool = False, seed: int = 0) -> tuple[FramePolicy, dict[str, Any]]:

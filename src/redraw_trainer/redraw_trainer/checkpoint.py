@@ -32,11 +32,25 @@ def versions() -> dict[str, str]:
     }
 
 
+def _on_cpu(value: Any) -> Any:
+    """Tensors anywhere in nested dicts/lists moved to the CPU (a file written on a GPU loads anywhere)."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _on_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
+
+
 def save_checkpoint(path: str | Path, kind: str, payload: dict[str, Any]) -> Path:
-    """Atomically write `payload` (state dicts, config dicts, step ...) tagged with kind and versions."""
+    """Atomically write `payload` (state dicts, config dicts, step ...) tagged with kind and versions.
+
+    Every tensor is written as a CPU tensor; loading maps to the CPU and callers place the model.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "versions": versions(), **payload}
+    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "kind": kind, "versions": versions(), **_on_cpu(payload)}
     tmp = path.with_name(f".{path.name}.tmp")
     torch.save(data, tmp)
     with open(tmp, "rb") as handle:

@@ -35,6 +35,7 @@ def _config(args: argparse.Namespace):
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from redraw_trainer.pretrain import export_world_model, pretrain
+    from redraw_trainer.train import CHECKPOINT_NAME
 
     cfg = _config(args)
     summary = pretrain(cfg, args.run_dir, progress=not args.quiet)
@@ -44,7 +45,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
                     Path(args.run_dir) / "curve.png", title=f"redraw pretrain ({', '.join(args.preset or ['small'])})")
     print(json.dumps({k: {"mean": v["mean"], "ci95": v["ci95"]} for k, v in summary["source_returns"].items()}, indent=2))
     if args.out:
-        print(f"world model written to {export_world_model(args.run_dir, args.out)}")
+        print(f"world model written to {export_world_model(Path(args.run_dir) / CHECKPOINT_NAME, args.out)}")
     return 0
 
 

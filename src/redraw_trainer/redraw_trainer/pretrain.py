@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from redraw_trainer.agent import load_policy, save_policy
 from redraw_trainer.config import Config
@@ -28,6 +27,7 @@ from redraw_trainer.metrics_log import MetricsLog
 from redraw_trainer.plan2explore import Disagreement, train_disagreement
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.train import CHECKPOINT_NAME, load_world_model, train_world_model
+from redraw_trainer.world_model import WorldModel
 
 
 def seed_jobs(cfg: Config) -> list[CollectJob]:
@@ -48,12 +48,17 @@ def explore_jobs(cfg: Config, explorer: Path, round_: int) -> list[CollectJob]:
 
 def _train(data: SequenceData, cfg: Config, run_dir: Path, steps: int, progress: bool) -> None:
     cfg.train.steps = steps
-    extra: dict[str, Any] = {"data_summary": describe_data(data)}
-    if cfg.pretrain.domain == "duckietown":
-        from redraw_trainer.envs.duckietown import DuckietownConfig
-
-        extra["reward"] = DuckietownConfig().reward_spec()  # what the reward head learns
+    extra = {"data_summary": describe_data(data), "reward": task_reward(cfg)}
     train_world_model(data, cfg, run_dir, progress=progress, extra=extra)
+
+
+def task_reward(cfg: Config) -> dict[str, float]:
+    """The reward the source domain pays, stored with the world model whose reward head learns it."""
+    if cfg.pretrain.domain != "duckietown":
+        return {}
+    from redraw_trainer.envs.duckietown import DuckietownConfig
+
+    return DuckietownConfig().reward_spec()
 
 
 def describe_data(data: SequenceData) -> dict[str, Any]:
@@ -90,17 +95,24 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
     log.close()
 
     model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME, resolve_device(cfg.device))
+    return task_policy_phase(model, data, jobs, cfg, run_dir, progress)
+
+
+def task_policy_phase(model: WorldModel, data: SequenceData, jobs: list[CollectJob], cfg: Config, run_dir: Path,
+                      progress: bool, updates: int | None = None, episodes: int | None = None) -> dict[str, Any]:
+    """Train the source task policy in `model`'s imagination, then evaluate it; each step skips when done."""
     policy_path = run_dir / "task_policy.pt"
     if not policy_path.exists():
         policy_log = MetricsLog(run_dir, "policy.jsonl", tensorboard=False)
-        agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data), cfg.policy.updates,
-                                   cfg=cfg.actor_critic(), seed=cfg.seed, progress=progress, on_log=policy_log.write)
+        agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data),
+                                   cfg.policy.updates if updates is None else updates, cfg=cfg.actor_critic(),
+                                   seed=cfg.seed, progress=progress, on_log=policy_log.write)
         policy_log.close()
         save_policy(policy_path, model, cfg, agent.actor, agent.cfg, extra={"role": "task policy, source sim"})
     summary_path = run_dir / "eval.json"
     if summary_path.exists():
         return json.loads(summary_path.read_text())
-    summary = evaluate_source(cfg, policy_path, p.eval_episodes)
+    summary = evaluate_source(cfg, policy_path, cfg.pretrain.eval_episodes if episodes is None else episodes)
     summary["data"] = {**describe_data(data), "chunks": [job.name for job in jobs]}
     summary_path.write_text(json.dumps(summary, indent=2))
     return summary
@@ -123,14 +135,12 @@ def evaluate_source(cfg: Config, policy_path: Path, episodes: int) -> dict[str, 
     return {"episodes": episodes, "source_returns": results}
 
 
-def export_world_model(run_dir: str | Path, out: str | Path) -> Path:
-    """Copy the trained world model without optimizer and random state (what ships in the repo)."""
-    from redraw_trainer.train import save_world_model
+def export_world_model(checkpoint: str | Path, out: str | Path) -> Path:
+    """Copy a world-model checkpoint without optimizer and random state, in float16 (what ships in the repo)."""
+    from redraw_trainer.train import own_fields, save_world_model
 
-    model, cfg, data = load_world_model(Path(run_dir) / CHECKPOINT_NAME)
-    keep = {k: v for k, v in data.items() if k not in ("optimizer", "rng", "model", "config", "step", "format",
-                                                         "format_version", "kind", "versions")}
+    model, cfg, data = load_world_model(checkpoint)
     out = Path(out)
     model.half()  # float16 weights halve the shipped file; loading copies them back into float32
-    save_world_model(out, model, cfg, int(data["step"]), keep)
+    save_world_model(out, model, cfg, int(data["step"]), own_fields(data))
     return out

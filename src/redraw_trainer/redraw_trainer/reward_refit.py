@@ -9,7 +9,6 @@ cross-entropy). Encoder, decoder, dynamics and continuation head stay bit for bi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,12 +84,6 @@ def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, s
     return history
 
 
-def _extra(ckpt: dict[str, Any]) -> dict[str, Any]:
-    """A checkpoint's own fields (preprocessing, data summaries, reward), without what save_world_model writes."""
-    return {k: v for k, v in ckpt.items() if k not in ("model", "config", "step", "format", "format_version", "kind",
-                                                       "versions", "optimizer", "rng")}
-
-
 def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, transitions: int,
                  refit: RefitConfig | None = None, policy_updates: int | None = None, eval_episodes: int | None = None,
                  overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
@@ -98,15 +91,12 @@ def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, t
 
     Phases whose output exists in `run_dir` are skipped, so an interrupted run continues.
     """
-    from redraw_trainer.agent import save_policy
     from redraw_trainer.config import apply_overrides
     from redraw_trainer.data.sim_collect import collect_jobs
     from redraw_trainer.devices import resolve_device
-    from redraw_trainer.envs.duckietown import DuckietownConfig
-    from redraw_trainer.imagination import train_actor_critic
     from redraw_trainer.metrics_log import MetricsLog
-    from redraw_trainer.pretrain import describe_data, evaluate_source, seed_jobs
-    from redraw_trainer.train import load_world_model, save_world_model
+    from redraw_trainer.pretrain import describe_data, export_world_model, seed_jobs, task_policy_phase, task_reward
+    from redraw_trainer.train import load_world_model, own_fields, save_world_model
 
     refit = refit or RefitConfig()
     run_dir = Path(run_dir)
@@ -126,27 +116,9 @@ def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, t
         for row in history:
             log.write(row["step"], {k: v for k, v in row.items() if k != "step"})
         log.close()
-        keep = _extra(ckpt)
-        keep["reward"] = DuckietownConfig().reward_spec() if cfg.pretrain.domain == "duckietown" else {}
-        keep["reward_refit"] = {"from": str(model_path), "data": describe_data(data), "history": history[-1]}
+        keep = {**own_fields(ckpt), "reward": task_reward(cfg),
+                "reward_refit": {"from": str(model_path), "data": describe_data(data), "history": history[-1]}}
         save_world_model(refit_path, model.float(), cfg, int(ckpt["step"]), keep)
-    model, _, ckpt = load_world_model(refit_path)
-    save_world_model(out, model.half(), cfg, int(ckpt["step"]), _extra(ckpt))  # float16, like the shipped model
+    export_world_model(refit_path, out)  # float16, like the shipped model
     model, _, _ = load_world_model(out, resolve_device(cfg.device))  # the policy trains on what ships
-
-    policy_path = run_dir / "task_policy.pt"
-    if not policy_path.exists():
-        policy_log = MetricsLog(run_dir, "policy.jsonl", tensorboard=False)
-        updates = cfg.policy.updates if policy_updates is None else policy_updates
-        agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data), updates,
-                                   cfg=cfg.actor_critic(), seed=cfg.seed, progress=progress, on_log=policy_log.write)
-        policy_log.close()
-        save_policy(policy_path, model, cfg, agent.actor, agent.cfg, extra={"role": "task policy, source sim"})
-    summary_path = run_dir / "eval.json"
-    if summary_path.exists():
-        return json.loads(summary_path.read_text())
-    episodes = cfg.pretrain.eval_episodes if eval_episodes is None else eval_episodes
-    summary = evaluate_source(cfg, policy_path, episodes)
-    summary["data"] = {**describe_data(data), "chunks": [job.name for job in jobs]}
-    summary_path.write_text(json.dumps(summary, indent=2))
-    return summary
+    return task_policy_phase(model, data, jobs, cfg, run_dir, progress, policy_updates, eval_episodes)

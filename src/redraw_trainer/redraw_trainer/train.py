@@ -28,13 +28,18 @@ CHECKPOINT_NAME = "world_model.pt"
 
 def save_world_model(path: str | Path, model: WorldModel, cfg: Config, step: int, extra: dict[str, Any] | None = None,
                      optimizer: torch.optim.Optimizer | None = None, rng: Any = None) -> Path:
-    state = {k: v.cpu() for k, v in model.state_dict().items()}  # loadable on any machine
-    payload: dict[str, Any] = {"config": cfg.to_dict(), "step": step, "model": state, **(extra or {})}
+    payload: dict[str, Any] = {"config": cfg.to_dict(), "step": step, "model": model.state_dict(), **(extra or {})}
     if optimizer is not None:
         payload["optimizer"] = optimizer.state_dict()
     if rng is not None:
         payload["rng"] = rng_state(rng)
     return save_checkpoint(path, "world_model", payload)
+
+
+def own_fields(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """A world-model checkpoint's own fields (preprocessing, data summaries, reward ...): what `extra` carried."""
+    written = ("model", "config", "step", "optimizer", "rng", "format", "format_version", "kind", "versions")
+    return {k: v for k, v in ckpt.items() if k not in written}
 
 
 def load_world_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[WorldModel, Config, dict[str, Any]]:
