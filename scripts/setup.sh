@@ -7,6 +7,8 @@ VENV="${REDRAW_VENV:-.venv}"
 
 # System packages: venv support and the EGL/GL libraries the headless simulator renders with.
 need=()
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
 python3 -c "import ensurepip" >/dev/null 2>&1 || need+=(python3-venv)
 for pkg in libegl1 libgl1 libgl1-mesa-dri libglu1-mesa; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
@@ -19,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 stamp="$VENV/.redraw-installed"
-want=$(cat requirements.txt scripts/setup.sh src/*/setup.py | sha256sum | cut -c1-16)
+want=$(cat requirements.txt scripts/setup.sh scripts/build_msgs.sh src/*/setup.py src/duckietown_msgs/CMakeLists.txt src/duckietown_msgs/msg/*.msg | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -30,5 +32,7 @@ echo "setup: installing Python dependencies into $VENV (about 2-5 minutes the fi
 "$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation \
   -e src/redraw_testing -e src/redraw_perception -e src/redraw_policy -e src/redraw_logger -e src/redraw_trainer
+# the Duckietown message types, built from src/duckietown_msgs with the ROS 2 build wheels (about 10 s)
+REDRAW_VENV="$VENV" bash scripts/build_msgs.sh
 echo "$want" > "$stamp"
 echo "setup: done"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import rclpy
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
@@ -11,6 +10,7 @@ from sensor_msgs.msg import CompressedImage
 from std_srvs.srv import Trigger
 
 from redraw_logger.bag_writer import Topics
+from redraw_perception.node_main import run_node
 from redraw_logger.messages import stamp_ns
 from redraw_logger.pairing import PairingConfig
 from redraw_logger.recorder import EpisodeRecorder
@@ -67,12 +67,4 @@ class LoggerNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = LoggerNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(LoggerNode, args)

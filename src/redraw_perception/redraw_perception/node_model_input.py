@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -11,6 +10,7 @@ from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
 from redraw_perception.errors import PreprocessError
+from redraw_perception.node_main import run_node
 from redraw_perception.preprocess import Preprocessor
 from redraw_perception.ros_params import declare_preprocess_parameters
 
@@ -51,12 +51,4 @@ class ModelInputNode(Node):
 
 
 def main(args: list[str] | None = None) -> None:
-    rclpy.init(args=args)
-    node = ModelInputNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(ModelInputNode, args)

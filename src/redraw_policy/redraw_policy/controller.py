@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +20,8 @@ class ControllerConfig:
     model_path: str = ""
     threads: int = 1
     stale_timeout_s: float = 0.25
-    gain: float = 1.0
-    trim: float = 0.0
+    # the robot's calibration (gain, trim, baseline, radius, k, limit) over the model's stored kinematics
+    calibration: dict[str, float] = field(default_factory=dict)
     min_period_s: float = 0.0  # rate limit: frames closer than this to the last command are skipped
 
 
@@ -37,18 +37,28 @@ class PolicyController:
         self.frames = 0
         self.zero_commands = 0
         self.last_command_time: float | None = None
+        self.rejected_frames = 0
+        self.last_error = ""
+        self.last_error_time: float | None = None
         if config.model_path:
             self.load_model(config.model_path)
 
     def load_model(self, path: str) -> None:
         """Load (or swap to) a model; on failure the previous model stays and ContractError propagates."""
         policy = OnnxPolicy(path, threads=self.config.threads)
-        stored = policy.kinematics or {}
-        kinematics = KinematicsConfig(**{**{k: v for k, v in stored.items() if k in KinematicsConfig.__dataclass_fields__},
-                                         "gain": self.config.gain, "trim": self.config.trim})
-        self.runner = PolicyRunner(policy, kinematics)
+        stored = {k: v for k, v in (policy.kinematics or {}).items() if k in KinematicsConfig.__dataclass_fields__}
+        self.runner = PolicyRunner(policy, KinematicsConfig(**{**stored, **self.config.calibration}))
         self.config.model_path = path
         self.model_mtime = os.stat(path).st_mtime
+
+    def set_calibration(self, **values: float) -> None:
+        """Change calibration values (e.g. gain, trim) at run time; the next command uses them."""
+        unknown = set(values) - set(KinematicsConfig.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown kinematics fields {sorted(unknown)}")
+        self.config.calibration = {**self.config.calibration, **{k: float(v) for k, v in values.items()}}
+        if self.runner is not None:
+            self.runner.kinematics = replace(self.runner.kinematics, **self.config.calibration)
 
     def model_file_changed(self) -> bool:
         path = Path(self.config.model_path)
@@ -60,26 +70,42 @@ class PolicyController:
             return None
         self.frames += 1
         if self.runner is None:
-            return self._zero("no model loaded; set the model_path parameter")
+            return self._zero("no model loaded; set the model_path parameter", now)
         try:
             command = self.runner.step_jpeg(data)
         except PreprocessError as err:
-            return self._zero(f"camera frame rejected: {err}")
+            self.rejected_frames += 1
+            return self._zero(f"camera frame rejected: {err}", now)
         self.watchdog.frame(now)
         self.last_command_time = now
         self.timings_ms.append(command.timings_ms)
         if not command.ok:
             self.zero_commands += 1
+            self.last_error, self.last_error_time = command.error, now
         return command
 
     def on_tick(self, now: float) -> Command | None:
         """Periodic check: a zero command while frames are stale."""
         if self.watchdog.stale(now):
-            return self._zero(f"no camera frame for more than {self.config.stale_timeout_s:.2f} s")
+            return self._zero(f"no camera frame for more than {self.config.stale_timeout_s:.2f} s", now)
         return None
 
-    def _zero(self, error: str) -> Command:
+    def status(self, now: float, recent_s: float = 2.0) -> tuple[str, str]:
+        """('OK' | 'WARN' | 'ERROR', why) for diagnostics: no model and stale frames are errors,
+        a rejected frame or model output within the last `recent_s` a warning, driving OK."""
+        if self.runner is None:
+            return "ERROR", "no model loaded; set the model_path parameter"
+        if self.watchdog.last_frame is None:
+            return "ERROR", "no camera frame received yet; wheels stopped"
+        if self.watchdog.stale(now):
+            return "ERROR", f"camera frames stale ({now - self.watchdog.last_frame:.2f} s since the last); wheels stopped"
+        if self.last_error_time is not None and now - self.last_error_time <= recent_s:
+            return "WARN", self.last_error
+        return "OK", "driving"
+
+    def _zero(self, error: str, now: float) -> Command:
         self.zero_commands += 1
+        self.last_error, self.last_error_time = error, now
         return zero_command(error)
 
     def latency_stats(self, window: int = 1000) -> dict[str, float]:

@@ -66,3 +66,44 @@ def wheels_to_twist(vel_left: float, vel_right: float, cfg: KinematicsConfig = K
 def action_to_wheels(action: np.ndarray, cfg: KinematicsConfig = KinematicsConfig()) -> tuple[float, float]:
     """Normalised action -> wheel duty cycles (the path both the simulator and the robot take)."""
     return twist_to_wheels(*action_to_twist(action, cfg), cfg)
+
+
+# What a Duckietown kinematics calibration file may set that describes the robot. v_max and omega_max are
+# left out on purpose: here they scale the *model's* normalised action and come from the exported model.
+CALIBRATION_KEYS = ("gain", "trim", "baseline", "radius", "k", "limit")
+CALIBRATION_DIR = "/data/config/calibrations/kinematics"
+
+
+class CalibrationError(ValueError):
+    """A kinematics calibration file could not be used (names the file and the field)."""
+
+
+def calibration_path(veh: str, directory: str = CALIBRATION_DIR) -> str:
+    """Where Duckietown keeps a robot's kinematics calibration: `<dir>/<veh>.yaml` (`default.yaml` as fallback)."""
+    from pathlib import Path
+
+    own = Path(directory) / f"{veh}.yaml"
+    return str(own if own.is_file() or not (Path(directory) / "default.yaml").is_file() else Path(directory) / "default.yaml")
+
+
+def load_calibration(path: str) -> dict[str, float]:
+    """Read gain, trim, baseline, radius, k, limit from a Duckietown kinematics YAML (other keys ignored)."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as err:
+        raise CalibrationError(f"{path}: cannot read kinematics calibration ({err.strerror})") from err
+    except yaml.YAMLError as err:
+        raise CalibrationError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise CalibrationError(f"{path}: expected a mapping of calibration keys, found {type(data).__name__}")
+    values = {}
+    for key in CALIBRATION_KEYS:
+        if key in data:
+            value = data[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise CalibrationError(f"{path}: field '{key}' is {value!r}, expected a number")
+            values[key] = float(value)
+    return values

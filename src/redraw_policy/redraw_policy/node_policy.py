@@ -1,69 +1,104 @@
-"""Node: camera frames in, TwistStamped (and optionally Duckietown wheel) commands out, safely."""
+"""Node: camera frames in, Duckietown wheel or car commands (and a TwistStamped) out, safely.
+
+Run it in the vehicle's namespace (the launch files do): every topic name below is relative, so
+`/<veh>/image/compressed` in, `/<veh>/wheels_cmd` (or `/<veh>/lane_controller/car_cmd`) out, as the
+Duckietown ROS 2 stack names them (see README, "Run it on your Duckiebot").
+"""
 
 from __future__ import annotations
 
-import signal
+import math
 
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage
 
 from redraw_perception import ContractError
+from redraw_perception.node_main import run_node
 from redraw_policy.controller import ControllerConfig, PolicyController
+from redraw_policy.kinematics import CalibrationError, calibration_path, load_calibration
 from redraw_policy.runtime import Command, zero_command
 
 CAMERA_QOS = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.BEST_EFFORT)
+COMMAND_PATHS = ("wheels", "car_cmd", "twist")
+LEVELS = {"OK": DiagnosticStatus.OK, "WARN": DiagnosticStatus.WARN, "ERROR": DiagnosticStatus.ERROR}
+NUMBER = True  # a numeric parameter: 1 and 1.0 (and '' for unset) are accepted, checked by _number
 
 
 def _period(rate_hz: float) -> float:
     return 1.0 / rate_hz if rate_hz > 0 else 0.0
 
 
+def _number(name: str, value) -> float | None:
+    """A numeric parameter value as float; '' means unset; anything else is refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"parameter '{name}' is {value!r}, expected a finite number")
+    return float(value)
+
+
 class PolicyNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("policy", **kwargs)
 
-        def param(name, default, description):
-            return self.declare_parameter(name, default, ParameterDescriptor(description=description)).value
+        def param(name, default, description, number=False):
+            return self.declare_parameter(name, default, ParameterDescriptor(description=description, dynamic_typing=number)).value
 
-        veh = param("veh", "duckiebot", "vehicle name, used in default topic names")
-        camera_topic = param("camera_topic", f"/{veh}/camera_node/image/compressed", "camera CompressedImage input")
-        cmd_topic = param("cmd_topic", f"/{veh}/policy/cmd", "TwistStamped output (v m/s, omega rad/s)")
-        wheels = param("publish_wheels", False, "also publish duckietown_msgs/WheelsCmdStamped")
-        wheels_topic = param("wheels_topic", f"/{veh}/wheels_driver_node/wheels_cmd", "wheel command output")
+        veh = self.get_namespace().strip("/") or "duckiebot"
+        camera_topic = param("camera_topic", "image/compressed", "camera CompressedImage input (Duckietown ROS 2 camera driver)")
+        self.command_path = param("command_path", "wheels", "wheels: WheelsCmdStamped to the wheels driver; car_cmd: "
+                                  "Twist2DStamped through Duckietown's car_cmd switch; twist: TwistStamped only")
+        if self.command_path not in COMMAND_PATHS:
+            raise ValueError(f"parameter 'command_path' is {self.command_path!r}, expected one of {COMMAND_PATHS}")
+        wheels_topic = param("wheels_topic", "wheels_cmd", "WheelsCmdStamped output (command_path=wheels)")
+        car_cmd_topic = param("car_cmd_topic", "lane_controller/car_cmd", "Twist2DStamped output (command_path=car_cmd)")
+        cmd_topic = param("cmd_topic", "policy/cmd", "TwistStamped output, always published (v m/s, omega rad/s)")
+        calibration_file = param("calibration_file", calibration_path(veh),
+                                 "Duckietown kinematics calibration YAML (gain, trim, ...); missing file: defaults")
+        self.calibration = self._read_calibration(calibration_file)
+        for key in ("gain", "trim"):
+            override = _number(key, param(key, "", f"wheel {key}; empty: from calibration_file; settable at run time", NUMBER))
+            if override is not None:
+                self.calibration[key] = override
         config = ControllerConfig(
             threads=param("threads", 1, "onnxruntime intra-op threads"),
-            stale_timeout_s=param("stale_timeout", 0.25, "seconds without a frame before the wheels stop"),
-            gain=param("gain", 1.0, "wheel gain (robot calibration)"),
-            trim=param("trim", 0.0, "wheel trim (robot calibration)"),
-            min_period_s=_period(param("max_rate", 0.0, "maximum command rate in Hz; 0: act on every frame")),
+            stale_timeout_s=_number("stale_timeout", param("stale_timeout", 0.25, "seconds without a frame before the wheels stop", NUMBER)),
+            calibration=dict(self.calibration),
+            min_period_s=_period(_number("max_rate", param("max_rate", 0.0, "maximum command rate in Hz; 0: act on every frame", NUMBER))),
         )
         model_path = param("model_path", "", "ONNX policy from `redraw export`; change it to swap models live")
         self.controller = PolicyController(config)
         if model_path:
             self._load(model_path)
         self.cmd_pub = self.create_publisher(TwistStamped, cmd_topic, 1)
-        self.wheels_pub = self._wheels_publisher(wheels_topic) if wheels else None
+        self.out_pub, self._out_type = self._command_publisher(wheels_topic, car_cmd_topic)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 1)
         self.create_subscription(CompressedImage, camera_topic, self._on_frame, CAMERA_QOS)
         self.create_timer(0.05, self._on_tick)
         self.create_timer(1.0, self._on_slow_tick)
         self.add_on_set_parameters_callback(self._on_parameters)
+        self.get_logger().info(f"commands via {self.command_path}; calibration {self.calibration} from {calibration_file}")
 
-    def _wheels_publisher(self, topic: str):
+    def _read_calibration(self, path: str) -> dict[str, float]:
         try:
+            return load_calibration(path)
+        except CalibrationError as err:
+            self.get_logger().warning(f"{err}; using the model's kinematics (gain 1, trim 0)")
+            return {}
+
+    def _command_publisher(self, wheels_topic: str, car_cmd_topic: str):
+        if self.command_path == "wheels":
             from duckietown_msgs.msg import WheelsCmdStamped
-        except ImportError:
-            self.get_logger().error("publish_wheels is set but duckietown_msgs is not installed; TwistStamped only")
-            return None
-        self._wheels_type = WheelsCmdStamped
-        return self.create_publisher(WheelsCmdStamped, topic, 1)
+            return self.create_publisher(WheelsCmdStamped, wheels_topic, 1), WheelsCmdStamped
+        if self.command_path == "car_cmd":
+            from duckietown_msgs.msg import Twist2DStamped
+            return self.create_publisher(Twist2DStamped, car_cmd_topic, 1), Twist2DStamped
+        return None, None
 
     def _load(self, path: str) -> bool:
         try:
@@ -78,6 +113,17 @@ class PolicyNode(Node):
         for p in params:
             if p.name == "model_path" and p.value and not self._load(p.value):
                 return SetParametersResult(successful=False, reason=f"cannot load {p.value}")
+            if p.name in ("gain", "trim"):
+                try:
+                    value = _number(p.name, p.value)
+                except ValueError as err:
+                    return SetParametersResult(successful=False, reason=str(err))
+                value = self.calibration.get(p.name, 1.0 if p.name == "gain" else 0.0) if value is None else value
+                self.controller.set_calibration(**{p.name: value})
+                self.get_logger().info(f"{p.name} set to {value}")
+            elif p.name in ("camera_topic", "command_path", "wheels_topic", "car_cmd_topic", "cmd_topic",
+                            "calibration_file", "threads", "stale_timeout", "max_rate"):
+                return SetParametersResult(successful=False, reason=f"'{p.name}' is read-only; restart the node to change it")
         return SetParametersResult(successful=True)
 
     def _on_frame(self, msg: CompressedImage) -> None:
@@ -93,9 +139,10 @@ class PolicyNode(Node):
     def _on_slow_tick(self) -> None:
         if self.controller.model_file_changed():
             self._load(self.controller.config.model_path)
-        stats = self.controller.latency_stats()
-        values = {**stats, "frames": self.controller.frames, "zero_commands": self.controller.zero_commands}
-        status = DiagnosticStatus(level=DiagnosticStatus.OK, name="redraw_policy", message="latency",
+        level, message = self.controller.status(self._now())
+        values = {**self.controller.latency_stats(), "frames": self.controller.frames,
+                  "zero_commands": self.controller.zero_commands, "command_path": self.command_path}
+        status = DiagnosticStatus(level=LEVELS[level], name=f"{self.get_fully_qualified_name()}", message=message,
                                   values=[KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in values.items()])
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
@@ -108,22 +155,24 @@ class PolicyNode(Node):
         msg.header.stamp = stamp
         msg.twist.linear.x, msg.twist.angular.z = command.v, command.omega
         self.cmd_pub.publish(msg)
-        if self.wheels_pub is not None:
-            wheels = self._wheels_type()
-            wheels.header.stamp = stamp
-            wheels.vel_left, wheels.vel_right = command.wheels
-            self.wheels_pub.publish(wheels)
+        if self.out_pub is not None:
+            out = self._out_type()
+            out.header.stamp = stamp
+            if self.command_path == "wheels":
+                out.vel_left, out.vel_right = command.wheels
+            else:
+                out.v, out.omega = command.v, command.omega
+            self.out_pub.publish(out)
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
     def stop(self) -> None:
-        """Publish a zero command (shutdown, SIGINT)."""
+        """Publish a zero command (shutdown, SIGINT) and wait until subscribers have it."""
         self._publish(zero_command(), self.get_clock().now().to_msg())
-        # the process may exit next: make sure subscribers have the zero command first
-        self.cmd_pub.wait_for_all_acked(Duration(seconds=0.5))
-        if self.wheels_pub is not None:
-            self.wheels_pub.wait_for_all_acked(Duration(seconds=0.5))
+        for pub in (self.cmd_pub, self.out_pub):
+            if pub is not None:
+                pub.wait_for_all_acked(Duration(seconds=0.5))
 
     def destroy_node(self) -> None:
         if self.context.ok():
@@ -131,19 +180,5 @@ class PolicyNode(Node):
         super().destroy_node()
 
 
-def _raise_interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main(args: list[str] | None = None) -> None:
-    # Handle SIGINT/SIGTERM ourselves: rclpy's handler would shut the context down before the zero command.
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    node = PolicyNode()
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node(PolicyNode, args)

@@ -35,11 +35,13 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        self.received_at: list[float] = []  # time.monotonic() when each message arrived
         self._cond = threading.Condition()
 
     def put(self, msg: Any) -> None:
         with self._cond:
             self.messages.append(msg)
+            self.received_at.append(time.monotonic())
             self._cond.notify_all()
 
     def wait_for(self, predicate: Callable[[Any], bool] = lambda m: True, timeout: float = 5.0) -> Any:
