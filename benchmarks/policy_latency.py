@@ -52,7 +52,7 @@ def start_policy_node(model: Path, domain_id: int) -> subprocess.Popen:
     exe = shutil.which("policy_node", path=str(Path(sys.executable).parent)) or shutil.which("policy_node")
     cmd = [exe] if exe else [sys.executable, "-c", "from redraw_policy.node_policy import main; main()"]
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST"}
-    return subprocess.Popen([*cmd, "--ros-args", "-p", f"model_path:={model}", "-p", "stale_timeout:=10.0",
+    return subprocess.Popen([*cmd, "--ros-args", "-r", "__ns:=/duckiebot", "-p", f"model_path:={model}", "-p", "command_path:=twist", "-p", "stale_timeout:=10.0",
                              "--log-level", "warn"], env=env)
 
 
@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     model = Path(args.model) if args.model else export_small_policy(Path(tempfile.mkdtemp()) / "small.onnx")
     payloads = [jpeg(road_frame(shift=0.05 * np.sin(i / 7)), quality=85) for i in range(30)]
-    camera, cmd = "/duckiebot/camera_node/image/compressed", "/duckiebot/policy/cmd"
+    camera, cmd = "/duckiebot/image/compressed", "/duckiebot/policy/cmd"
     latencies: dict[int, float] = {}
     sent: set[int] = set()
     with RosHarness(threads=1) as ros:

@@ -1,11 +1,13 @@
-# Robot image: ROS 2 Jazzy (multi-arch: amd64 and arm64 for the Duckiebot's Jetson/RPi), the robot
-# packages built with colcon, onnxruntime for the policy.
-#   docker buildx build --platform linux/arm64,linux/amd64 -f docker/robot.Dockerfile -t redraw-robot .
+# Robot image: ROS 2 Jazzy, the robot packages (and Duckietown's message types) built with colcon,
+# onnxruntime for the policy. A Duckiebot (Jetson Nano / Raspberry Pi) is arm64:
+#   docker buildx build --platform linux/arm64 -f docker/robot.Dockerfile -t redraw-robot --load .
+# Multi-arch images go to a registry (a local image store cannot hold a manifest list):
+#   docker buildx build --platform linux/arm64,linux/amd64 -f docker/robot.Dockerfile -t REGISTRY/redraw-robot --push .
 FROM ros:jazzy-ros-base
 
 RUN apt-get update && apt-get install -y --no-install-recommends \
         python3-pip python3-numpy python3-opencv python3-yaml \
-        ros-jazzy-sensor-msgs ros-jazzy-geometry-msgs ros-jazzy-std-srvs ros-jazzy-diagnostic-msgs \
+        ros-jazzy-rosidl-default-generators ros-jazzy-sensor-msgs ros-jazzy-geometry-msgs ros-jazzy-std-srvs ros-jazzy-diagnostic-msgs \
         ros-jazzy-rosbag2-storage-mcap \
     && rm -rf /var/lib/apt/lists/*
 
@@ -13,6 +15,7 @@ COPY docker/robot-requirements.txt /tmp/robot-requirements.txt
 RUN pip3 install --no-cache-dir --break-system-packages -r /tmp/robot-requirements.txt
 
 WORKDIR /ws
+COPY src/duckietown_msgs src/duckietown_msgs
 COPY src/redraw_perception src/redraw_perception
 COPY src/redraw_policy src/redraw_policy
 COPY src/redraw_logger src/redraw_logger

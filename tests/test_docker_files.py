@@ -34,6 +34,34 @@ def test_compose_services_are_well_formed():
     gpu = services["trainer"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and "gpu" in gpu["capabilities"]
     assert services["tensorboard"]["image"] == services["trainer"]["image"]
+    # TensorBoard must come up on a host without an NVIDIA runtime: no GPU, no dependency on the trainer
+    assert "deploy" not in services["tensorboard"] and "depends_on" not in services["tensorboard"]
+    assert services["tensorboard"]["build"] == build
+
+
+def test_compose_examples_use_the_mounted_paths():
+    """Every container path in the compose file's example commands lies under one of the trainer's mounts."""
+    text = (DOCKER / "compose.yaml").read_text()
+    mounts = [v.split(":")[1] for v in compose()["services"]["trainer"]["volumes"]]
+    examples = [line for line in text.splitlines() if line.startswith("#") and " run " in line or line.startswith("#      ")]
+    paths = re.findall(r"(?<=[ =])(/[\w./-]+)", "\n".join(examples))
+    assert paths, "no example paths found"
+    for path in paths:
+        assert any(path == m or path.startswith(m + "/") for m in mounts), f"example path {path} is not mounted"
+
+
+def test_the_build_context_leaves_out_venvs_runs_and_git():
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")}
+    assert {".git", ".venv", "runs", "bags"} <= ignored
+
+
+def test_the_robot_image_builds_the_duckietown_messages():
+    robot = (DOCKER / "robot.Dockerfile").read_text()
+    assert "COPY src/duckietown_msgs src/duckietown_msgs" in robot and "colcon build" in robot
+    assert (ROOT / "src/duckietown_msgs/msg/WheelsCmdStamped.msg").is_file()
+    for line in robot.splitlines():  # a multi-platform build cannot be loaded into a local image store
+        if "buildx build" in line and "," in line.split("--platform")[1].split()[0]:
+            assert "--push" in line, line
 
 
 @pytest.mark.parametrize("dockerfile", sorted(DOCKER.glob("*.Dockerfile")), ids=lambda p: p.name)

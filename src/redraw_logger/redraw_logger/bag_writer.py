@@ -21,15 +21,16 @@ class WriterError(RuntimeError):
 
 @dataclass(frozen=True)
 class Topics:
-    camera: str = "/duckiebot/camera_node/image/compressed"
+    """The topic names a bag is written under: those of the Duckietown ROS 2 stack in the vehicle namespace."""
+
+    camera: str = "/duckiebot/image/compressed"
     command: str = "/duckiebot/policy/cmd"
-    wheels: str = "/duckiebot/wheels_driver_node/wheels_cmd"
-    episode: str = "/redraw/episode"
+    wheels: str = "/duckiebot/wheels_cmd_executed"
+    episode: str = "/duckiebot/redraw/episode"
 
     @classmethod
     def for_vehicle(cls, veh: str) -> "Topics":
-        return cls(f"/{veh}/camera_node/image/compressed", f"/{veh}/policy/cmd",
-                   f"/{veh}/wheels_driver_node/wheels_cmd", "/redraw/episode")
+        return cls(f"/{veh}/image/compressed", f"/{veh}/policy/cmd", f"/{veh}/wheels_cmd_executed", f"/{veh}/redraw/episode")
 
 
 class ChunkedBagWriter:

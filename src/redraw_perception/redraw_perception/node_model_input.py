@@ -27,10 +27,9 @@ class ModelInputNode(Node):
 
     def __init__(self, **kwargs) -> None:
         super().__init__("model_input", **kwargs)
-        veh = self.declare_parameter("veh", "duckiebot", ParameterDescriptor(description="vehicle name")).value
         topic = self.declare_parameter(
-            "camera_topic", f"/{veh}/camera_node/image/compressed",
-            ParameterDescriptor(description="sensor_msgs/CompressedImage input"),
+            "camera_topic", "image/compressed",
+            ParameterDescriptor(description="sensor_msgs/CompressedImage input (relative: in the vehicle namespace)"),
         ).value
         self.preprocessor = Preprocessor(declare_preprocess_parameters(self))
         self.frames_ok = 0

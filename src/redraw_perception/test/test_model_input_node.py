@@ -11,8 +11,8 @@ from redraw_testing import RosHarness
 
 from redraw_testing.scenes import jpeg, road_frame
 
-CAMERA = "/duckiebot/camera_node/image/compressed"
-OUTPUT = "/model_input/image"
+CAMERA = "/duckiebot/image/compressed"
+OUTPUT = "/duckiebot/model_input/image"
 
 
 def compressed(data: bytes, sec: int, nanosec: int = 0) -> CompressedImage:
@@ -25,7 +25,7 @@ def compressed(data: bytes, sec: int, nanosec: int = 0) -> CompressedImage:
 @pytest.fixture
 def ros():
     with RosHarness() as harness:
-        node = harness.add(ModelInputNode)
+        node = harness.add(ModelInputNode, namespace="duckiebot")
         images = harness.subscribe(Image, OUTPUT)
         logs = harness.subscribe(Log, "/rosout")
         harness.wait_for_subscribers(CAMERA)

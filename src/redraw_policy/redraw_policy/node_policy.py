@@ -34,8 +34,8 @@ def _period(rate_hz: float) -> float:
 
 
 def _number(name: str, value) -> float | None:
-    """A numeric parameter value as float; '' means unset; anything else is refused."""
-    if value is None or value == "":
+    """A numeric parameter value as float; '' or 'calibration' means unset (take the calibration file's)."""
+    if value is None or value in ("", "calibration"):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"parameter '{name}' is {value!r}, expected a finite number")
@@ -62,7 +62,7 @@ class PolicyNode(Node):
                                  "Duckietown kinematics calibration YAML (gain, trim, ...); missing file: defaults")
         self.calibration = self._read_calibration(calibration_file)
         for key in ("gain", "trim"):
-            override = _number(key, param(key, "", f"wheel {key}; empty: from calibration_file; settable at run time", NUMBER))
+            override = _number(key, param(key, "calibration", f"wheel {key}; 'calibration': from calibration_file; settable at run time", NUMBER))
             if override is not None:
                 self.calibration[key] = override
         config = ControllerConfig(
