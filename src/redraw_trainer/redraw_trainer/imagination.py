@@ -159,9 +159,9 @@ class ActorCritic(nn.Module):
         return {
             "policy/actor_loss": actor_loss.item(),
             "policy/critic_loss": critic_loss.item(),
-            "policy/imagined_reward": float(reward.mean()),
-            "policy/imagined_return": float(returns[0].mean()),
-            "policy/entropy": float(traj["entropy"].mean()),
+            "policy/imagined_reward": reward.mean().item(),
+            "policy/imagined_return": returns[0].mean().item(),
+            "policy/entropy": traj["entropy"].mean().item(),
             "policy/return_scale": float(self.return_scale),
         }
 

@@ -75,8 +75,8 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
         "Adaptation curves: training KL on target data per method.", "",
         "![policy](policy_curves.png)", "",
         "Policy learning curves (first seed): mean imagined λ-return at the start states, per actor-critic update, "
-        "inside each method's own model. A rising curve means the actor improves in imagination; whether that "
-        "carries to the target simulator is what the table measures.", "",
+        "inside each method's own model. The curve also rises while the critic warms up from zero, so it does "
+        "not show that the actor improves; the returns in the target simulator (the table) do.", "",
         "![strip](imagined_vs_real.png)", "",
         "Top row: real held-out target frames 1 to 8 steps after a start frame t. Below: frames decoded from "
         "open-loop rollouts of the unadapted and the ReDRAW-rectified dynamics, from frame t and the recorded "

@@ -26,13 +26,11 @@ def test_lambda_returns_match_a_hand_computation():
 @pytest.mark.slow
 def test_actor_trained_in_imagination_beats_random_in_the_real_task(pretrained):
     starts = encode_posteriors(pretrained, point_data(2000, seed=5))
-    logged = []
     agent = train_actor_critic(pretrained, pretrained.dynamics, starts, 300,
-                               cfg=ActorCriticConfig(hidden=64, batch_size=128, horizon=10), seed=0, progress=False,
-                               on_log=lambda step, m: logged.append(m["policy/imagined_return"]))
+                               cfg=ActorCriticConfig(hidden=64, batch_size=128, horizon=10), seed=0, progress=False)
     env = PointEnv()
     rng = np.random.default_rng(0)
     random_return = run_episodes(env, lambda o, i: rng.uniform(-1, 1, 2), 10).mean
     actor_return = run_episodes(env, FramePolicy(pretrained, agent.actor), 10).mean
-    assert logged[-1] > logged[0]  # the imagined return rises
+    # judged in the real task, not by the imagined curve (that rises anyway while the critic warms up)
     assert actor_return > random_return + 10.0  # out of at most 50

@@ -7,7 +7,6 @@ from redraw_trainer.envs.duckietown import lane_pid_policy
 from redraw_trainer.envs.factory import make_env
 from redraw_trainer.envs.reality_gap import ActionLatency, RealityGap
 
-pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")
