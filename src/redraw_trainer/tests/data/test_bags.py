@@ -16,7 +16,7 @@ from redraw_trainer.data.bags import BagError, read_bag
 
 MS = 1_000_000
 KIN = KinematicsConfig(v_max=0.5, omega_max=4.0)
-CAMERA = "/duckiebot/camera_node/image/compressed"
+CAMERA = "/duckiebot/image/compressed"  # the logger's default: the Duckietown ROS 2 camera topic
 
 
 def frames(n):
