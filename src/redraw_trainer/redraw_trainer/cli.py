@@ -96,14 +96,37 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
+PAPER_MODEL = "models/source_paper.pt"
+PAPER_PRETRAIN = f"redraw pretrain --preset paper --run-dir runs/pretrain-paper --out {PAPER_MODEL}"
+
+
+def check_paper_model(path: str) -> None:
+    """`--scale paper` needs a world model of the paper preset's sizes; none is shipped (it needs a GPU)."""
+    from redraw_trainer.config import load_config
+    from redraw_trainer.train import load_world_model
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no paper-size world model; pretrain one first (resumable, GPU "
+                                f"workstation): {PAPER_PRETRAIN}")
+    _, cfg, _ = load_world_model(path)
+    paper = load_config(["paper"]).model
+    sizes = ("image_size", "cnn_depth", "groups", "classes", "hidden", "prior_layers")
+    differ = {k: (getattr(cfg.model, k), getattr(paper, k)) for k in sizes if getattr(cfg.model, k) != getattr(paper, k)}
+    if differ:
+        found = ", ".join(f"{k} {have} (paper: {want})" for k, (have, want) in differ.items())
+        raise ValueError(f"{path}: not a paper-size model ({found}); pretrain one with: {PAPER_PRETRAIN}")
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from redraw_trainer.demo import DemoConfig, run_demo
 
-    demo = DemoConfig(model=args.model, out=args.out, gap=args.gap, transitions=args.transitions,
+    demo = DemoConfig(model=args.model or "models/source_small.pt", out=args.out, gap=args.gap, transitions=args.transitions,
                       episodes=args.episodes, episode_steps=args.episode_steps, seeds=args.seeds, seed=args.seed,
                       workers=args.workers, oracle_steps=args.oracle_steps)
     overrides = list(args.set)
-    if args.scale == "paper":  # a GPU workstation: the paper preset's budgets (use a paper-preset model)
+    if args.scale == "paper":  # a GPU workstation: a paper-size model and the paper preset's budgets
+        demo.model = args.model or PAPER_MODEL
+        check_paper_model(demo.model)
         demo.policy_updates, demo.policy_batch, demo.adapt_steps, demo.oracle_steps = 20_000, 1024, 20_000, 20_000
         demo.transitions, demo.episodes = 40_000, 50
     outcome = run_demo(demo, overrides, progress=not args.quiet)
@@ -296,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("demo", help="the sim-to-real pipeline end to end; prints a results table, writes a report")
-    p.add_argument("--model", default="models/source_small.pt")
+    p.add_argument("--model", default=None,
+                   help=f"source world model (default: models/source_small.pt; with --scale paper: {PAPER_MODEL})")
     p.add_argument("--out", default="runs/demo")
     p.add_argument("--gap", default="steering_reversed,trim=0.1")
     p.add_argument("--transitions", type=int, default=10_000)
@@ -306,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--scale", choices=["small", "paper"], default="small")
+    p.add_argument("--scale", choices=["small", "paper"], default="small",
+                   help="small: this CPU's budgets and the shipped small model; paper: the paper preset's model "
+                        "sizes and budgets (GPU; needs a paper-size model, see --model)")
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
