@@ -12,15 +12,19 @@ from rosbags.typesys.store import Typestore
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 TWIST_STAMPED = "geometry_msgs/msg/TwistStamped"
 WHEELS_CMD = "duckietown_msgs/msg/WheelsCmdStamped"
+TWIST2D = "duckietown_msgs/msg/Twist2DStamped"
 STRING = "std_msgs/msg/String"
+# Duckietown's definitions, as in src/duckietown_msgs/msg/ (rosbags (de)serialises them without ROS)
 WHEELS_MSGDEF = "std_msgs/Header header\nfloat32 vel_left\nfloat32 vel_right\n"
+TWIST2D_MSGDEF = "std_msgs/Header header\nfloat32 v\nfloat32 omega\n"
 
 
 @lru_cache(maxsize=1)
 def typestore() -> Typestore:
-    """ROS 2 Jazzy types plus Duckietown's WheelsCmdStamped."""
+    """ROS 2 Jazzy types plus Duckietown's WheelsCmdStamped and Twist2DStamped."""
     store = get_typestore(Stores.ROS2_JAZZY)
     store.register(get_types_from_msg(WHEELS_MSGDEF, WHEELS_CMD))
+    store.register(get_types_from_msg(TWIST2D_MSGDEF, TWIST2D))
     return store
 
 

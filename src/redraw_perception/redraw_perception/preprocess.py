@@ -168,13 +168,16 @@ def preprocess_rgb(frame: np.ndarray, config: PreprocessConfig | None = None) ->
     return Preprocessor(config or PreprocessConfig()).from_rgb(frame)
 
 
-def preprocess_many(config: dict, payloads: list[bytes]) -> list[np.ndarray | None]:
-    """Preprocess a batch of JPEGs (None where a frame is corrupt); a light worker for process pools."""
+def preprocess_many(config: dict, payloads: list[bytes]) -> list[np.ndarray | str]:
+    """Preprocess a batch of JPEGs; where a frame cannot be used, the reason (a string) takes its place.
+
+    A light worker for process pools: the reasons travel back so the caller can count and show them.
+    """
     pre = Preprocessor(PreprocessConfig.from_dict(config))
-    out: list[np.ndarray | None] = []
+    out: list[np.ndarray | str] = []
     for data in payloads:
         try:
             out.append(pre.from_jpeg(data))
-        except PreprocessError:
-            out.append(None)
+        except PreprocessError as err:
+            out.append(str(err))
     return out

@@ -144,6 +144,16 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _frame_size(text: str | None) -> tuple[int, int] | None:
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--frame-size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480") from None
+    return w, h
+
+
 def _read_bag_args(args: argparse.Namespace):
     from redraw_logger.pairing import PairingConfig
     from redraw_perception import PreprocessConfig
@@ -161,33 +171,70 @@ def _read_bag_args(args: argparse.Namespace):
         if ckpt.get("preprocess"):
             preprocess = PreprocessConfig.from_dict(ckpt["preprocess"], source=args.model)
     return read_bag(args.bag, preprocess, kinematics, PairingConfig(args.tolerance), args.camera_topic,
-                    args.cmd_topic, args.workers)
+                    args.cmd_topic, args.workers, cache_dir=args.cache_dir, frame_size=_frame_size(args.frame_size))
 
 
-def cmd_bag_info(args: argparse.Namespace) -> int:
-    from redraw_trainer.plots import stamp_gap_histogram
-
-    data, report = _read_bag_args(args)
-    print(f"bag: {report.path}")
-    for topic, info in sorted(report.topics.items()):
-        print(f"  {topic:<50} {info['type']:<40} {info['count']:>7} msgs")
+def _print_dataset(data, report) -> None:
     gaps = np.array(report.step_gaps_s)
     rate = f"{1.0 / np.median(gaps):.1f} Hz" if len(gaps) else "n/a"
     print(f"camera: {report.camera_topic}   command: {report.command_topic}   paired step rate: {rate}")
     print("pairing: " + ", ".join(f"{k}={v}" for k, v in report.pairing.items()))
-    print(f"dataset: {len(data)} rows, {data.num_episodes} episodes, corrupt frames skipped: {report.corrupt_frames}")
+    print(f"dataset: {len(data)} rows, {data.num_episodes} episodes, frames skipped: {report.corrupt_frames}")
+    for reason, count in report.skipped.items():
+        print(f"  skipped {count}: {reason}")
+    for example in report.skip_examples:
+        print(f"  e.g. {example}")
+    for notice in report.notices:
+        print(f"notice: {notice}")
+
+
+def cmd_bag_info(args: argparse.Namespace) -> int:
+    from redraw_trainer.data.bags import CAMERA_TYPES, COMMAND_TYPES, BagError, inspect_bag
+    from redraw_trainer.plots import stamp_gap_histogram
+
+    report = inspect_bag(args.bag)  # an unreadable bag raises BagError: exit 2 with the reason
+    print(f"bag: {report.path} ({report.format})")
+    print(f"  {'topic':<44} {'type':<40} {'msgs':>7} {'duration':>9} {'rate':>9}")
+    for topic, info in sorted(report.topics.items()):
+        print(f"  {topic:<44} {info['type']:<40} {info['count']:>7} {info['duration_s']:>8.1f}s {info['rate_hz']:>7.1f}Hz")
     for warning in report.warnings:
         print(f"warning: {warning}")
-    out = Path(args.histogram or Path(args.bag) / "stamp_gaps.png")
-    stamp_gap_histogram(report.step_gaps_s, out, title=str(args.bag))
-    print(f"stamp-gap histogram: {out}")
+    for role, types in (("camera", CAMERA_TYPES), ("command", COMMAND_TYPES)):
+        found = [t for t, i in report.topics.items() if i["type"] in types and i["count"]]
+        print(f"training needs a {role} topic ({' or '.join(types)}): " + (", ".join(found) if found else "MISSING"))
+    try:
+        data, full = _read_bag_args(args)
+    except BagError as err:
+        print(f"training: this bag gives no dataset: {err}")
+        return 0
+    _print_dataset(data, full)
+    if len(data) == 0:
+        print("training: this bag gives no dataset (0 rows); see the pairing and skip counts above")
+    if args.out:
+        out = Path(args.out) / "stamp_gaps.png"
+        stamp_gap_histogram(full.step_gaps_s, out, title=str(args.bag))
+        print(f"stamp-gap histogram: {out}")
     return 0
 
 
 def cmd_bag_convert(args: argparse.Namespace) -> int:
+    from redraw_trainer.data.bags import require_rows
+
     data, report = _read_bag_args(args)
+    _print_dataset(data, report)
+    require_rows(data, report)
     data.save(args.out)
     print(f"{len(data)} rows, {data.num_episodes} episodes -> {args.out}")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from redraw_logger.pairing import PairingConfig
+    from redraw_trainer.replay import replay_bag
+
+    result = replay_bag(args.bag, args.policy, args.out, args.camera_topic, args.cmd_topic, PairingConfig(args.tolerance))
+    print(result.summary)
+    print(f"plot: {result.plot}\nvideo: {result.video}")
     return 0
 
 
@@ -226,14 +273,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 def load_dataset(path: str, ckpt: dict | None = None):
     """A dataset file (.npz) or a bag directory (read with the model's preprocessing)."""
     from redraw_perception import PreprocessConfig
-    from redraw_trainer.data.bags import read_bag
+    from redraw_trainer.data.bags import read_bag, require_rows
     from redraw_trainer.data.sequences import SequenceData
     from redraw_trainer.envs.duckietown import DuckietownConfig
 
     if str(path).endswith(".npz"):
         return SequenceData.load(path)
     preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt and ckpt.get("preprocess") else PreprocessConfig()
-    return read_bag(path, preprocess, DuckietownConfig().kinematics)[0]
+    data, report = read_bag(path, preprocess, DuckietownConfig().kinematics)
+    for notice in report.notices:
+        print(f"notice: {notice}")
+    return require_rows(data, report)
+
+
+def _bag_read_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--camera-topic", default=None, help="camera topic (default: the .../image/compressed topic)")
+    p.add_argument("--cmd-topic", default=None, help="command topic (TwistStamped, WheelsCmdStamped or Twist2DStamped)")
+    p.add_argument("--tolerance", type=float, default=0.022, help="max frame-command stamp difference, s")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -300,23 +356,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=cmd_collect)
 
-    bag = sub.add_parser("bag", help="inspect or convert rosbag2 recordings").add_subparsers(dest="bag_command", required=True)
-    for name, func, text in (("info", cmd_bag_info, "topics, counts, rates, pairing, stamp-gap histogram"),
-                             ("convert", cmd_bag_convert, "bag -> dataset .npz")):
+    bag = sub.add_parser("bag", help="inspect or convert recordings (rosbag2 mcap/sqlite3, ROS 1 .bag)")
+    bag = bag.add_subparsers(dest="bag_command", required=True)
+    for name, func, text in (("info", cmd_bag_info, "every topic (type, count, duration, rate), then what training needs"),
+                             ("convert", cmd_bag_convert, "bag -> dataset .npz (exits 2 with the reason if it would be empty)")):
         p = bag.add_parser(name, help=text)
-        p.add_argument("bag")
+        p.add_argument("bag", help="a rosbag2 directory, an .mcap/.db3 file, a ROS 1 .bag, or a folder of them")
         if name == "convert":
-            p.add_argument("--out", required=True)
+            p.add_argument("--out", required=True, help="dataset file to write (.npz)")
             p.add_argument("--model", default=None, help="use this world model's preprocessing")
         else:
-            p.add_argument("--histogram", default=None, help="PNG path (default: BAG/stamp_gaps.png)")
-        p.add_argument("--camera-topic", default=None)
-        p.add_argument("--cmd-topic", default=None)
-        p.add_argument("--tolerance", type=float, default=0.022)
-        p.add_argument("--v-max", type=float, default=None)
-        p.add_argument("--omega-max", type=float, default=None)
-        p.add_argument("--workers", type=int, default=2)
+            p.add_argument("--out", default=None, help="folder for the stamp-gap histogram (default: no plot)")
+        _bag_read_args(p)
+        p.add_argument("--v-max", type=float, default=None, help="m/s of a normalised forward action of 1")
+        p.add_argument("--omega-max", type=float, default=None, help="rad/s of a normalised turn action of 1")
+        p.add_argument("--workers", type=int, default=2, help="JPEG decoding processes")
+        p.add_argument("--cache-dir", default=None, help="conversion cache (default: $REDRAW_CACHE_DIR or ~/.cache/redraw/bags)")
+        p.add_argument("--frame-size", default=None, metavar="WxH",
+                       help="the camera's frame size when it is not the model's 640x480 (crop fractions kept)")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("replay", help="run an ONNX policy over a recorded bag's frames offline: plot, video, agreement")
+    p.add_argument("--bag", required=True, help="a recorded bag (any format `redraw bag info` reads)")
+    p.add_argument("--policy", required=True, help="ONNX policy from `redraw export` / `train-policy`")
+    p.add_argument("--out", required=True, help="folder for commands.png, replay.mp4, summary.json")
+    _bag_read_args(p)
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="the sim-to-real pipeline end to end; prints a results table, writes a report")
     p.add_argument("--model", default=None,

@@ -46,3 +46,9 @@ def target_train() -> SequenceData:
 @pytest.fixture(scope="session")
 def target_holdout() -> SequenceData:
     return point_data(1_000, seed=2, reversed_action=True)
+
+
+@pytest.fixture(autouse=True)
+def bag_cache(tmp_path, monkeypatch):
+    """Bag conversions cache into a per-test folder, not the user's ~/.cache."""
+    monkeypatch.setenv("REDRAW_CACHE_DIR", str(tmp_path / "bag-cache"))
