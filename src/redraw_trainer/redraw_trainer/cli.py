@@ -186,6 +186,8 @@ def _print_dataset(data, report) -> None:
         print(f"  e.g. {example}")
     for notice in report.notices:
         print(f"notice: {notice}")
+    for warning in report.warnings:
+        print(f"warning: {warning}")
 
 
 def cmd_bag_info(args: argparse.Namespace) -> int:
@@ -197,8 +199,6 @@ def cmd_bag_info(args: argparse.Namespace) -> int:
     print(f"  {'topic':<44} {'type':<40} {'msgs':>7} {'duration':>9} {'rate':>9}")
     for topic, info in sorted(report.topics.items()):
         print(f"  {topic:<44} {info['type']:<40} {info['count']:>7} {info['duration_s']:>8.1f}s {info['rate_hz']:>7.1f}Hz")
-    for warning in report.warnings:
-        print(f"warning: {warning}")
     for role, types in (("camera", CAMERA_TYPES), ("command", COMMAND_TYPES)):
         found = [t for t, i in report.topics.items() if i["type"] in types and i["count"]]
         print(f"training needs a {role} topic ({' or '.join(types)}): " + (", ".join(found) if found else "MISSING"))

@@ -13,6 +13,15 @@ import numpy as np  # noqa: E402
 from redraw_trainer.metrics_log import read_metrics  # noqa: E402
 
 
+
+def _save(fig, out: str | Path) -> Path:
+    """Write the figure (making its folder) and free it."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
 def learning_curves(metrics_file: str | Path, keys: list[str], out: str | Path, title: str = "") -> Path:
     """One panel per metric key against optimizer step."""
     rows = read_metrics(metrics_file)
@@ -27,10 +36,7 @@ def learning_curves(metrics_file: str | Path, keys: list[str], out: str | Path, 
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def bars_with_ci(names: list[str], means: list[float], ci: list[float], out: str | Path, ylabel: str, title: str) -> Path:
@@ -41,10 +47,7 @@ def bars_with_ci(names: list[str], means: list[float], ci: list[float], out: str
     ax.grid(axis="y", alpha=0.3)
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def horizon_curves(curves: dict[str, np.ndarray], out: str | Path, ylabel: str, title: str) -> Path:
@@ -57,10 +60,7 @@ def horizon_curves(curves: dict[str, np.ndarray], out: str | Path, ylabel: str, 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "", first_step: int = 0) -> Path:
@@ -80,10 +80,7 @@ def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "", f
                 ax.set_title(f"t+{first_step + t}", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def stamp_gap_histogram(gaps_s: list[float], out: str | Path, title: str = "") -> Path:
@@ -97,7 +94,4 @@ def stamp_gap_histogram(gaps_s: list[float], out: str | Path, title: str = "") -
     ax.set_title(title, fontsize=8)
     ax.legend()
     fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return _save(fig, out)

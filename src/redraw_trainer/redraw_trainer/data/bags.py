@@ -119,8 +119,9 @@ def read_raw(path: Path, report: BagReport) -> tuple[list[RawMessage], Deseriali
             out += _stream_mcap(mcap, report)
         if not out:
             raise BagError(f"{path}: not a readable MCAP file ({reason})") from err
-        if not (path / "metadata.yaml").exists() and path.is_dir():
-            report.warnings.append(f"{path}: no metadata.yaml; read the {len(mcaps)} .mcap file(s) directly")
+        if path.is_dir():
+            why = "no metadata.yaml" if not (path / "metadata.yaml").exists() else f"cannot use metadata.yaml ({reason})"
+            report.warnings.append(f"{path}: {why}; read the {len(mcaps)} .mcap file(s) directly")
         for m in out:
             report.topics.setdefault(m.topic, {"type": m.msgtype, "count": 0})
         store = messages.typestore()

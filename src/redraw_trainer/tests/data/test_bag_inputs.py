@@ -1,0 +1,303 @@
+"""Foreign and damaged recordings through the `redraw` command line: ROS 1 Duckietown bags, a corpus of
+bad inputs (each a one-line reason or an honest report, never a traceback, and the input left
+untouched), and offline replay of a policy over a bag."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+from rosbags.rosbag1 import Writer as Writer1
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+from redraw_logger import messages
+from redraw_logger.recorder import EpisodeRecorder
+from redraw_policy.kinematics import KinematicsConfig, twist_to_wheels
+from redraw_testing.onnx_models import make_onnx_policy
+from redraw_testing.scenes import jpeg, road_frame
+from redraw_trainer.cli import main
+from redraw_trainer.data.bags import read_bag
+from redraw_trainer.envs.duckietown import DuckietownConfig
+
+MS = 1_000_000
+T0 = 5_000 * MS
+KIN = DuckietownConfig().kinematics  # what the command line converts with
+
+
+def frames(n: int, size: tuple[int, int] = (640, 480)) -> list[bytes]:
+    return [jpeg(road_frame(*size, shift=0.004 * i)) for i in range(n)]
+
+
+def steps(n: int = 30):
+    """(frame stamp, command stamp, v, omega) of a 10 Hz drive with a varied command."""
+    return [(T0 + i * 100 * MS, T0 + i * 100 * MS + 3 * MS, 0.1 + 0.01 * (i % 5), 0.5 * (i % 3 - 1)) for i in range(n)]
+
+
+# ---------------------------------------------------------------- writers of real bags
+
+def ros2_bag(out: Path, n: int = 30, camera: str = "/duckiebot/image/compressed", payloads: list[bytes] | None = None,
+             command: str | None = "/duckiebot/wheels_cmd_executed", wheels: bool = True, stamp_shift: int = 0,
+             extra: list[tuple[str, list[bytes]]] = (), storage=StoragePlugin.MCAP, stamps=None) -> Path:
+    """A `ros2 bag record` of a camera and (Duckietown wheel or Twist) commands; every message is real CDR."""
+    store = messages.typestore()
+    writer = Writer(out, version=8, storage_plugin=storage)
+    writer.open()
+    cam = writer.add_connection(camera, messages.COMPRESSED_IMAGE, typestore=store) if camera else None
+    cmd_type = messages.WHEELS_CMD if wheels else messages.TWIST_STAMPED
+    cmd = writer.add_connection(command, cmd_type, typestore=store) if command else None
+    others = [(writer.add_connection(t, messages.COMPRESSED_IMAGE, typestore=store), data) for t, data in extra]
+    payloads = payloads or frames(n)
+    for i, (fs, cs, v, w) in enumerate(stamps or steps(n)):
+        received = 100 * 10**9 + i * 100 * MS  # log time: when the recorder got it (always increasing)
+        if cam:
+            writer.write(cam, received, messages.compressed_image(fs, payloads[i % len(payloads)]))
+        for conn, data in others:
+            writer.write(conn, received + MS, messages.compressed_image(fs + MS, data[i % len(data)]))
+        if cmd:
+            cs += stamp_shift
+            payload = messages.wheels_cmd(cs, *twist_to_wheels(v, w, KIN)) if wheels else messages.twist_stamped(cs, v, w)
+            writer.write(cmd, received + 4 * MS, payload)
+    writer.close()
+    return out
+
+
+DUCKIETOWN_ROS1 = {  # Duckietown's ROS 1 definitions (duckietown_msgs), Header with seq as ROS 1 has it
+    "duckietown_msgs/msg/WheelsCmdStamped": "Header header\nfloat32 vel_left\nfloat32 vel_right\n",
+    "duckietown_msgs/msg/Twist2DStamped": "Header header\nfloat32 v\nfloat32 omega\n",
+}
+
+
+def ros1_bag(out: Path, n: int = 30, command: str = "wheels") -> Path:
+    """What the Duckietown daffy stack records: ROS 1 CompressedImage + WheelsCmdStamped or Twist2DStamped."""
+    store = get_typestore(Stores.ROS1_NOETIC)
+    for name, text in DUCKIETOWN_ROS1.items():
+        store.register(get_types_from_msg(text, name))
+    T = store.types
+
+    def header(stamp: int):
+        return T["std_msgs/msg/Header"](seq=0, stamp=T["builtin_interfaces/msg/Time"](sec=stamp // 10**9, nanosec=stamp % 10**9),
+                                        frame_id="")
+
+    with Writer1(out) as writer:
+        cam = writer.add_connection("/duckiebot/camera_node/image/compressed", "sensor_msgs/msg/CompressedImage", typestore=store)
+        msgtype = "duckietown_msgs/msg/WheelsCmdStamped" if command == "wheels" else "duckietown_msgs/msg/Twist2DStamped"
+        topic = "/duckiebot/wheels_driver_node/wheels_cmd_executed" if command == "wheels" else "/duckiebot/car_cmd_switch_node/cmd"
+        cmd = writer.add_connection(topic, msgtype, typestore=store)
+        payloads = frames(n)
+        for i, (fs, cs, v, w) in enumerate(steps(n)):
+            image = T["sensor_msgs/msg/CompressedImage"](header=header(fs), format="jpeg", data=np.frombuffer(payloads[i], np.uint8))
+            writer.write(cam, fs, store.serialize_ros1(image, "sensor_msgs/msg/CompressedImage"))
+            if command == "wheels":
+                left, right = twist_to_wheels(v, w, KIN)
+                message = T[msgtype](header=header(cs), vel_left=left, vel_right=right)
+            else:
+                message = T[msgtype](header=header(cs), v=v, omega=w)
+            writer.write(cmd, cs + MS, store.serialize_ros1(message, msgtype))
+    return out
+
+
+# ---------------------------------------------------------------- helpers
+
+def fingerprint(path: Path) -> dict[str, str]:
+    """Every file under `path` (or the file itself) with the hash of its bytes."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(f.relative_to(path.parent)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files} if path.exists() else {}
+
+
+def run(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "Traceback" not in text
+    return code, text
+
+
+# ---------------------------------------------------------------- ROS 1
+
+@pytest.mark.parametrize("command", ["wheels", "car_cmd"])
+def test_ros1_duckietown_bag_gives_the_same_rows_as_the_equivalent_rosbag2(tmp_path, command):
+    ros1 = ros1_bag(tmp_path / "daffy.bag", command=command)
+    ros2 = ros2_bag(tmp_path / "ros2", wheels=command == "wheels", command="/duckiebot/cmd")
+    data1, report1 = read_bag(ros1, kinematics=KIN, workers=1)
+    data2, report2 = read_bag(ros2, kinematics=KIN, workers=1)
+    assert report1.format == "ros1" and report2.format == "rosbag2"
+    assert len(data1) == len(data2) == 30 and data1.num_episodes == 1
+    np.testing.assert_array_equal(data1.image, data2.image)
+    np.testing.assert_allclose(data1.action, data2.action, atol=1e-5)
+    np.testing.assert_array_equal(data1.is_first, data2.is_first)
+    assert report1.camera_topic == "/duckiebot/camera_node/image/compressed"
+
+
+def test_ros1_bag_through_info_and_convert(tmp_path, capsys):
+    bag = ros1_bag(tmp_path / "daffy.bag")
+    before = fingerprint(bag)
+    code, text = run(capsys, "bag", "info", str(bag))
+    assert code == 0 and "(ros1)" in text and "duckietown_msgs/msg/WheelsCmdStamped" in text
+    assert "dataset: 30 rows, 1 episodes" in text and "10.0Hz" in text
+    code, text = run(capsys, "bag", "convert", str(bag), "--out", str(tmp_path / "d.npz"))
+    assert code == 0 and (tmp_path / "d.npz").exists()
+    assert fingerprint(bag) == before and sorted(os.listdir(tmp_path)) == ["bag-cache", "d.npz", "daffy.bag"]
+
+
+# ---------------------------------------------------------------- the bad-input corpus
+
+def _truncate(path: Path, fraction: float) -> Path:
+    (mcap,) = path.rglob("*.mcap")
+    with open(mcap, "r+b") as handle:
+        handle.truncate(int(mcap.stat().st_size * fraction))
+    return path
+
+
+def _logger_bag(out: Path) -> Path:
+    recorder = EpisodeRecorder(out)
+    for fs, cs, v, w in steps(40):
+        recorder.on_frame(fs, frames(1)[0])
+        recorder.on_command(cs, v, w)
+    recorder.close()
+    return out / "redraw_0000"
+
+
+def _split_without_metadata(out: Path) -> Path:
+    a = ros2_bag(out / "tmp_a", n=20)
+    b = ros2_bag(out / "tmp_b", n=20, stamps=[(fs + 10_000 * MS, cs + 10_000 * MS, v, w) for fs, cs, v, w in steps(20)])
+    target = out / "split"
+    target.mkdir()
+    for i, src in enumerate((a, b)):
+        (mcap,) = src.glob("*.mcap")
+        mcap.rename(target / f"split_{i}.mcap")
+    return target
+
+
+def _without_data(bag: Path) -> Path:
+    for mcap in bag.glob("*.mcap"):
+        mcap.unlink()
+    return bag
+
+
+def _with(path: Path, write) -> Path:
+    write(path)
+    return path
+
+
+CORPUS = {
+    # name: (make(tmp) -> input path, info exit code, convert exit code, text the user must see)
+    "zero-byte mcap": (lambda t: _with(t / "empty.mcap", lambda p: p.write_bytes(b"")), 2, 2, "0 bytes; not a bag"),
+    "random-bytes mcap": (lambda t: _with(t / "noise.mcap", lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000))),
+                          2, 2, "not a readable MCAP file"),
+    "truncated mcap": (lambda t: _truncate(_logger_bag(t / "cut"), 0.6), 0, 0, "kept the first part"),
+    "mcap cut to its header": (lambda t: _truncate(_logger_bag(t / "cut"), 0.002), 2, 2, "not a readable MCAP file"),
+    "missing data file": (lambda t: _without_data(ros2_bag(t / "b")), 2, 2, "cannot read bag"),
+    "garbage metadata": (lambda t: _with(ros2_bag(t / "b"), lambda p: (p / "metadata.yaml").write_text("{not: [yaml")),
+                         0, 0, "cannot use metadata.yaml"),
+    "split files without metadata": (_split_without_metadata, 0, 0, "no metadata.yaml; read the 2 .mcap file(s) directly"),
+    "ROS 1 bag": (lambda t: ros1_bag(t / "daffy.bag"), 0, 0, "(ros1)"),
+    "truncated ROS 1 bag": (lambda t: _with(ros1_bag(t / "cut.bag"), lambda p: p.write_bytes(p.read_bytes()[:3000])),
+                            2, 2, "cannot read bag"),
+    "text file named .bag": (lambda t: _with(t / "notes.bag", lambda p: p.write_text("hello\n" * 100)), 2, 2, "cannot read bag"),
+    "random-bytes sqlite3": (lambda t: _with(t / "x.db3", lambda p: p.write_bytes(np.random.default_rng(1).bytes(4096))),
+                             2, 2, "cannot read bag"),
+    "wrong frame size": (lambda t: ros2_bag(t / "small", payloads=frames(4, (160, 120))), 0, 2,
+                         "every frame is about 160x120, the preprocessing expects 640x480; if this camera records 160x120, "
+                         "pass --frame-size 160x120"),
+    "mixed frame sizes": (lambda t: ros2_bag(t / "mixed", payloads=frames(2) + frames(2, (160, 120))), 0, 0,
+                          "skipped 14: frame size 160x120 (expected 640x480)"),
+    "corrupt JPEGs only": (lambda t: ros2_bag(t / "junk", payloads=[b"\xff\xd8garbage"]), 0, 2,
+                           "not a decodable JPEG: 30"),
+    "no camera topic": (lambda t: ros2_bag(t / "nocam", camera=None), 0, 2, "training needs a camera topic"),
+    "no command topic": (lambda t: ros2_bag(t / "nocmd", command=None), 0, 2, "training needs a command topic"),
+    "unrelated topics only": (lambda t: ros2_bag(t / "other", camera=None, command=None, extra=[("/crops", frames(1, (28, 28)))]),
+                              0, 2, "duckietown_msgs/msg/Twist2DStamped): MISSING"),
+    "commands never within tolerance": (lambda t: ros2_bag(t / "late", stamp_shift=45 * MS), 0, 2,
+                                        "no frame on /duckiebot/image/compressed was within the pairing tolerance"),
+    "duplicate stamps": (lambda t: ros2_bag(t / "dup", stamps=[s for s in steps(15) for _ in range(2)]), 0, 0,
+                         "out_of_order=15"),
+    "out-of-order stamps": (lambda t: ros2_bag(t / "back", stamps=steps(30)[:20] + steps(30)[10:20]), 0, 0,
+                            "header.stamp goes backwards"),
+    "a crop stream beside the camera": (lambda t: ros2_bag(t / "crops", extra=[("/duckiebot/crops", frames(1, (28, 28)))]),
+                                        0, 0, "camera: /duckiebot/image/compressed"),
+    "only a non-standard camera topic": (lambda t: ros2_bag(t / "cam2", camera="/duckiebot/front/jpeg"), 0, 0,
+                                         "camera topic /duckiebot/front/jpeg taken: no .../image/compressed topic"),
+    "topic recorded without a leading slash": (lambda t: ros2_bag(t / "noslash", camera="duckiebot/image/compressed"),
+                                               0, 0, "camera: /duckiebot/image/compressed"),
+    "empty folder": (lambda t: _with(t / "nothing", lambda p: p.mkdir()), 2, 2, "no bag here"),
+    "no such path": (lambda t: t / "missing", 2, 2, "no such file or directory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORPUS))
+def test_bad_input_gets_a_clear_answer_and_is_left_untouched(tmp_path, capsys, case):
+    make, info_code, convert_code, expected = CORPUS[case]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    source = make(inputs)
+    before = fingerprint(source)
+    code_i, info = run(capsys, "bag", "info", str(source), "--workers", "1")
+    code_c, convert = run(capsys, "bag", "convert", str(source), "--out", str(tmp_path / "out.npz"), "--workers", "1")
+    assert (code_i, code_c) == (info_code, convert_code), f"{case}: exit codes {code_i}, {code_c}\n{info}\n{convert}"
+    assert expected in info + convert, f"{case}: expected {expected!r} in\n{info}\n{convert}"
+    if code_c:  # a failure is one clear line that names the input
+        (line,) = [line for line in convert.splitlines() if line.startswith("redraw bag: error:")]
+        assert source.name in line or "tmp" in line
+    assert (tmp_path / "out.npz").exists() == (code_c == 0)
+    assert fingerprint(source) == before, f"{case}: the input changed"
+
+
+def test_wrong_frame_size_converts_with_the_option_it_names(tmp_path, capsys):
+    bag = ros2_bag(tmp_path / "small", payloads=frames(4, (160, 120)))
+    code, text = run(capsys, "bag", "convert", str(bag), "--out", str(tmp_path / "d.npz"), "--frame-size", "160x120")
+    assert code == 0 and "30 rows" in text and "frames read as 160x120" in text
+
+
+def test_camera_topic_option_ignores_the_leading_slash(tmp_path, capsys):
+    bag = ros2_bag(tmp_path / "b", extra=[("/duckiebot/other/image/compressed", frames(2))])
+    for name in ("duckiebot/other/image/compressed", "/duckiebot/other/image/compressed"):
+        code, text = run(capsys, "bag", "info", str(bag), "--camera-topic", name)
+        assert code == 0 and "camera: /duckiebot/other/image/compressed" in text
+
+
+def test_info_writes_its_plot_only_under_out(tmp_path, capsys):
+    bag = ros2_bag(tmp_path / "b")
+    code, _ = run(capsys, "bag", "info", str(bag), "--out", str(tmp_path / "plots"))
+    assert code == 0 and (tmp_path / "plots" / "stamp_gaps.png").stat().st_size > 1000
+    assert not (bag / "stamp_gaps.png").exists()
+
+
+# ---------------------------------------------------------------- replay
+
+def test_replay_writes_a_plot_a_video_and_an_agreement_line(tmp_path, capsys):
+    bag = ros2_bag(tmp_path / "drive", n=30, wheels=False, command="/duckiebot/policy/cmd")
+    policy = make_onnx_policy(tmp_path / "p.onnx", scale=(0, 0), bias=(0.3, 0.1))  # (0.15 m/s, 0.4 rad/s)
+    before = fingerprint(bag)
+    code, text = run(capsys, "replay", "--bag", str(bag), "--policy", str(policy), "--out", str(tmp_path / "replay"))
+    assert code == 0 and "replayed 30 frames (0 rejected)" in text
+    plot = cv2.imread(str(tmp_path / "replay" / "commands.png"))
+    assert plot is not None and plot.std() > 5
+    video = cv2.VideoCapture(str(tmp_path / "replay" / "replay.mp4"))
+    shown = []
+    while True:
+        ok, image = video.read()
+        if not ok:
+            break
+        shown.append(image)
+    assert len(shown) == 30 and shown[0].shape == (240, 320, 3)
+    summary = yaml.safe_load((tmp_path / "replay" / "summary.json").read_text())
+    # the recorded turn is -0.5, 0 or +0.5 rad/s; the policy always turns left: it agrees on the left turns only
+    assert summary["turn_direction_agrees"] == pytest.approx(0.5)
+    assert summary["mean_abs_dv"] == pytest.approx(np.mean([abs(0.15 - v) for _, _, v, _ in steps(30)]), abs=1e-4)
+    assert fingerprint(bag) == before
+
+
+def test_replay_refuses_a_model_with_another_input_contract(tmp_path, capsys):
+    from redraw_perception import PreprocessConfig
+
+    bag = ros2_bag(tmp_path / "drive", n=5, wheels=False)
+    policy = make_onnx_policy(tmp_path / "p.onnx", preprocess=PreprocessConfig(out_width=32, out_height=32),
+                              drop_metadata=("redraw.action",))
+    code, text = run(capsys, "replay", "--bag", str(bag), "--policy", str(policy), "--out", str(tmp_path / "r"))
+    assert code == 2 and "p.onnx: model metadata lacks 'redraw.action'" in text
