@@ -13,7 +13,6 @@ import numpy as np  # noqa: E402
 from redraw_trainer.metrics_log import read_metrics  # noqa: E402
 
 
-
 def _save(fig, out: str | Path) -> Path:
     """Write the figure (making its folder) and free it."""
     out = Path(out)
@@ -21,6 +20,7 @@ def _save(fig, out: str | Path) -> Path:
     fig.savefig(out, dpi=100)
     plt.close(fig)
     return out
+
 
 def learning_curves(metrics_file: str | Path, keys: list[str], out: str | Path, title: str = "") -> Path:
     """One panel per metric key against optimizer step."""

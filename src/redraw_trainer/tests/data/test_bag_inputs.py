@@ -301,3 +301,14 @@ def test_replay_refuses_a_model_with_another_input_contract(tmp_path, capsys):
                               drop_metadata=("redraw.action",))
     code, text = run(capsys, "replay", "--bag", str(bag), "--policy", str(policy), "--out", str(tmp_path / "r"))
     assert code == 2 and "p.onnx: model metadata lacks 'redraw.action'" in text
+
+
+@pytest.mark.parametrize("command", ["adapt", "train-policy"])
+def test_training_commands_refuse_a_bag_that_gives_no_rows_and_say_why(tmp_path, capsys, command):
+    root = Path(__file__).resolve().parents[4]
+    bag = ros2_bag(tmp_path / "small", payloads=frames(4, (160, 120)))
+    argv = {"adapt": ["adapt", "--model", str(root / "models/source_small.pt"), "--bag", str(bag), "--method", "residual"],
+            "train-policy": ["train-policy", "--model", str(root / "models/source_small.pt"), "--data", str(bag),
+                             "--out", str(tmp_path / "p.pt")]}[command]
+    code, text = run(capsys, *argv)
+    assert code == 2 and "--frame-size 160x120" in text
