@@ -27,6 +27,7 @@ class Topics:
     command: str = "/duckiebot/policy/cmd"
     wheels: str = "/duckiebot/wheels_cmd_executed"
     episode: str = "/duckiebot/redraw/episode"
+    labels: str = ""  # simulator recordings only: per-step reward labels (JSON std_msgs/String), for the oracle
 
     @classmethod
     def for_vehicle(cls, veh: str) -> "Topics":
@@ -60,6 +61,8 @@ class ChunkedBagWriter:
             "command": writer.add_connection(self.topics.command, messages.TWIST_STAMPED, typestore=store),
             "episode": writer.add_connection(self.topics.episode, messages.STRING, typestore=store),
         }
+        if self.topics.labels:
+            self._connections["labels"] = writer.add_connection(self.topics.labels, messages.STRING, typestore=store)
         if self.wheels:
             self._connections["wheels"] = writer.add_connection(self.topics.wheels, messages.WHEELS_CMD, typestore=store)
         self._writer, self._path, self._bytes, self._start_ns = writer, path, 0, stamp

@@ -62,7 +62,11 @@ def wheels_cmd(stamp: int, vel_left: float, vel_right: float) -> bytes:
     return store.serialize_cdr(msg, WHEELS_CMD)
 
 
-def episode_marker(event: str, episode: int, stamp: int) -> bytes:
+def json_string(payload: dict) -> bytes:
+    """A std_msgs/String carrying `payload` as JSON (episode markers, simulator labels)."""
     store = typestore()
-    payload = json.dumps({"event": event, "episode": episode, "stamp_ns": stamp})
-    return store.serialize_cdr(store.types[STRING](data=payload), STRING)
+    return store.serialize_cdr(store.types[STRING](data=json.dumps(payload)), STRING)
+
+
+def episode_marker(event: str, episode: int, stamp: int) -> bytes:
+    return json_string({"event": event, "episode": episode, "stamp_ns": stamp})

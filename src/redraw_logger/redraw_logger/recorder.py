@@ -33,6 +33,11 @@ class EpisodeRecorder:
         if self.recording:
             self._write(self.pairer.add_command(Command(stamp, v, omega, wheels)))
 
+    def on_label(self, stamp: int, **labels: float | bool) -> None:
+        """Simulator recordings: labels (reward, terminal) of the frame stamped `stamp`, on the labels topic."""
+        if self.recording:
+            self.writer.write("labels", stamp, messages.json_string({"stamp_ns": stamp, **labels}))
+
     def start(self) -> None:
         """Start recording; the next pair begins a new episode."""
         self.recording = True

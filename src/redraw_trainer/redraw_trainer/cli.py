@@ -86,7 +86,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     apply_overrides(cfg, args.set)
     model.to(resolve_device(cfg.device))
     data = load_dataset(args.bag or args.data, ckpt)
-    train, holdout = data.split(cfg.adapt.holdout_fraction)
+    train, holdout = data.split(cfg.adapt.holdout_fraction, seed=cfg.seed)
     result = adapt(model, train, cfg.adapt, args.method, seed=cfg.seed, progress=not args.quiet)
     scores = open_loop(model, result.dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon)
     print(f"{args.method}: held-out open-loop KL per horizon {scores['kl'].round(2).tolist()}")

@@ -1,11 +1,13 @@
 """`redraw demo`: the sim-to-real pipeline end to end, with the simulator plus a reality gap as "real".
 
 1. load the shipped world model pretrained in the source simulator;
-2. drive the target domain (default: steering reversed + wheel trim) with a reward-free behaviour
-   policy and record it as rosbag2, exactly as the robot's logger would;
-3. read the bag through the bag reader (the robot data path);
+2. drive the target domain (default: steering reversed + wheel trim) as a person with a joystick
+   would (lane following that knows the robot, with swerves and corrections, mixed with exploratory
+   driving) and record it as rosbag2, exactly as the robot's logger would;
+3. read the bag through the bag reader (the robot data path) and hold out whole episodes at random;
 4. adapt the dynamics: ReDRAW residual, finetune, new dynamics (and none = zero-shot); an oracle
-   world model is trained on target data *with* reward labels, as the ceiling;
+   world model is trained on the same target transitions *with* the simulator's reward labels (which
+   no other method sees), as the ceiling; score every model on the same held-out episodes;
 5. train a policy in each model's imagination (rewards from the frozen sim reward head);
 6. export each to ONNX and evaluate it through the robot runtime (JPEG -> preprocessing -> onnxruntime
    -> kinematics) in the target simulator;
@@ -30,7 +32,8 @@ from redraw_trainer.adapt import adapt
 from redraw_trainer.config import Config, apply_overrides
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import module_device, resolve_device
-from redraw_trainer.evaluation import clean_window_starts, open_loop
+from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
+from redraw_trainer.evaluation import clean_window_starts, open_loop, teacher_forced_kl
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.reward_refit import reward_mismatch
@@ -47,10 +50,11 @@ class DemoConfig:
     out: str = "runs/demo"
     gap: str = "steering_reversed,trim=0.1"
     transitions: int = 10_000
-    behaviour: str = "pid:noise=0.3;smooth"  # reward-free target driving, round-robin over workers
+    behaviour: str = "operator;operator;smooth"  # reward-free target driving, taken in turn episode by episode
     episodes: int = 20
     episode_steps: int = 200
-    oracle_steps: int = 600
+    oracle_steps: int = 1000  # full world-model updates, at least the adaptation methods' steps
+    camera_check_frames: int = 200  # source frames compared through both camera paths
     policy_updates: int = 300  # per method; the pretrained model's own preset asks for more
     policy_batch: int = 128
     adapt_steps: int = 1000
@@ -86,7 +90,8 @@ def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, s
 
 
 def oracle_model(model_path: str, data: SequenceData, cfg: Config, steps: int, run_dir: Path, progress: bool):
-    """The ceiling: the source model trained further on target data *with* reward labels (all weights)."""
+    """The ceiling: the source model trained further (all weights) on the target transitions *with* their
+    reward labels, which the other methods never see."""
     from redraw_trainer.train import train_world_model
 
     model, _, ckpt = load_world_model(model_path)
@@ -125,10 +130,63 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
     return out
 
 
+def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, holdout_fraction: float,
+                  seed: int) -> dict[str, Any]:
+    """Rows and episodes on each side of the held-out split, per recorded behaviour (from episodes.json)."""
+    behaviour_at = {}
+    for log in sorted(Path(bag_dir).rglob("episodes.json")):
+        behaviour_at.update({e["start_stamp"]: e["behaviour"] for e in json.loads(log.read_text())})
+    train_eps, held_eps = data.split_episodes(holdout_fraction, seed)
+    bounds = list(data.episode_starts) + [len(data)]
+    out: dict[str, Any] = {}
+    for side, episodes in (("train", train_eps), ("holdout", held_eps)):
+        by: dict[str, dict[str, int]] = {}
+        for e in episodes:
+            name = behaviour_at.get(episode_stamps[e], "unknown") if e < len(episode_stamps) else "unknown"
+            entry = by.setdefault(name, {"episodes": 0, "rows": 0})
+            entry["episodes"] += 1
+            entry["rows"] += int(bounds[e + 1] - bounds[e])
+        out[side] = {"episodes": len(episodes), "rows": sum(b["rows"] for b in by.values()), "by_behaviour": by}
+    return out
+
+
+def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> dict[str, float]:
+    """Does the camera path matter to the encoder? Source-sim renders preprocessed directly (as pretraining
+    saw them) vs through 640x480 JPEG and the robot's decode (as target and evaluation frames are):
+    posterior KL between the two and argmax agreement, beside the KL between consecutive frames as scale."""
+    from redraw_perception import Preprocessor
+    from redraw_trainer.data.sim_to_bag import camera_jpeg
+    from redraw_trainer.envs.behaviour import make_behaviour
+    from redraw_trainer.envs.factory import make_env
+    from redraw_trainer.distributions import categorical_kl
+
+    env = make_env("duckietown", seed=20_000 + seed)
+    policy = make_behaviour("pid:noise=0.3", env, np.random.default_rng(seed))
+    decode = Preprocessor(preprocess)
+    direct, jpeg = [], []
+    obs, info = env.reset(seed=20_000 + seed)
+    for _ in range(frames):
+        render = env.unwrapped.last_frame
+        direct.append(decode.from_rgb(render))
+        jpeg.append(decode.from_jpeg(camera_jpeg(render)))
+        obs, _, terminated, truncated, info = env.step(policy(obs, info))
+        if terminated or truncated:
+            obs, info = env.reset()
+    env.close()
+    with torch.no_grad():
+        device = module_device(model)
+        a = model.posterior(torch.from_numpy(np.stack(direct)).to(device))
+        b = model.posterior(torch.from_numpy(np.stack(jpeg)).to(device))
+    pixel = np.abs(np.stack(direct).astype(np.float32) - np.stack(jpeg).astype(np.float32)).mean() / 255.0
+    return {"frames": frames, "pixel_mae": round(float(pixel), 4),
+            "posterior_kl_direct_vs_jpeg": round(float(categorical_kl(a, b).mean()), 3),
+            "argmax_agreement": round(float((a.argmax(-1) == b.argmax(-1)).float().mean()), 3),
+            "posterior_kl_consecutive_frames": round(float(categorical_kl(a[1:], a[:-1]).mean()), 3)}
+
+
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
     from redraw_trainer.data.bags import read_bag
     from redraw_trainer.data.sim_to_bag import collect_bag
-    from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
     from redraw_trainer.envs.duckietown import DuckietownConfig
     from redraw_perception import PreprocessConfig
 
@@ -158,18 +216,17 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
         collect_bag("duckietown", demo.gap, demo.behaviour, demo.transitions, bag_dir, demo.seed, demo.workers)
     lap("record target bag", t0)
     t0 = time.perf_counter()
-    target, report = read_bag(bag_dir, preprocess, kinematics, workers=demo.workers)
-    train, holdout = target.split(cfg.adapt.holdout_fraction)
+    labelled, report = read_bag(bag_dir, preprocess, kinematics, workers=demo.workers, labels_topic=LABELS_TOPIC)
+    train_labelled, holdout = labelled.split(cfg.adapt.holdout_fraction, seed=demo.seed)
+    train, holdout = train_labelled.reward_free(), holdout.reward_free()  # what every method but the oracle sees
+    split = split_summary(labelled, report.episode_stamps, bag_dir, cfg.adapt.holdout_fraction, demo.seed)
     lap("read bag", t0)
     t0 = time.perf_counter()
-    behaviours = [b for b in demo.behaviour.split(";") if b]
-    chunks = max(demo.workers, 2)
-    oracle_jobs = [CollectJob("duckietown", demo.gap, behaviours[k % len(behaviours)], demo.transitions // chunks,
-                              900 + demo.seed * 100 + k) for k in range(chunks)]
-    oracle_data = collect_jobs(oracle_jobs, out / "oracle_data", demo.workers, progress)
-    lap("oracle data (with rewards)", t0)
+    camera_check = camera_path_check(model, preprocess, demo.camera_check_frames, seed=demo.seed)
+    lap("camera path check", t0)
 
-    results: dict[str, Any] = {"methods": {}, "bag": report.to_dict(), "target_rows": len(target)}
+    results: dict[str, Any] = {"methods": {}, "bag": report.to_dict(), "target_rows": len(labelled), "split": split,
+                               "camera_path": camera_check}
     exports: list[tuple[str, str]] = []
     curves: dict[str, list] = {}
     policy_curves: dict[str, list] = {}
@@ -181,24 +238,27 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             t0 = time.perf_counter()
             seed_everything(cfg.seed)  # every method starts from the same random state: runs reproduce
             if name == "oracle":
-                policy_model = oracle_model(demo.model, oracle_data, cfg, demo.oracle_steps, seed_dir, progress)
+                policy_model = oracle_model(demo.model, train_labelled, cfg, demo.oracle_steps, seed_dir, progress)
                 dynamics = policy_model.dynamics
-                kl = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon, seed=cfg.seed)["kl"]
             else:
                 policy_model = model
                 result = adapt(model, train, cfg.adapt, ADAPT_METHOD[name], seed=cfg.seed, progress=progress)
                 dynamics = result.dynamics
                 curves[name] = result.history
-                kl = open_loop(model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon, seed=cfg.seed)["kl"]
                 if name in ("zero_shot", "residual"):
                     dynamics_for_strip[{"zero_shot": "unadapted", "residual": "ReDRAW"}[name]] = dynamics
+            scores = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon, seed=cfg.seed)
+            one_step = teacher_forced_kl(policy_model, dynamics, holdout, cfg.adapt.seq_len, seed=cfg.seed)
             agent = train_policy(policy_model, dynamics, train, cfg, seed_dir, name, progress)
             if seed_index == 0:
                 policy_curves[name] = read_metrics(seed_dir / f"{name}_policy.jsonl")
             onnx_path, diff = save_and_export(policy_model, agent, cfg, seed_dir, name, preprocess.to_dict(),
                                               asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap})
-            entry = results["methods"].setdefault(name, {"open_loop_kl": [], "parity": []})
-            entry["open_loop_kl"].append(kl.tolist())
+            entry = results["methods"].setdefault(name, {"open_loop_kl": [], "latent_accuracy": [], "heldout_kl": [],
+                                                         "parity": [], "own_latent_space": name == "oracle"})
+            entry["open_loop_kl"].append(scores["kl"].tolist())
+            entry["latent_accuracy"].append(scores["accuracy"].tolist())
+            entry["heldout_kl"].append(one_step)
             entry["parity"].append(diff)
             exports.append((name, str(onnx_path)))
             lap(f"seed {cfg.seed} {name}: adapt + policy + export", t0)

@@ -85,7 +85,7 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
     times, recorded, commanded, rejected = [], [], [], 0
     try:
         for path in bags:
-            pairs, _ = read_pairs(path, kin, pairing, camera_topic, command_topic)
+            pairs, _, _ = read_pairs(path, kin, pairing, camera_topic, command_topic)
             for pair in pairs:
                 try:
                     command = runner.step_jpeg(pair.frame.payload)

@@ -12,7 +12,7 @@ import pytest
 from redraw_trainer.demo import METHODS, DemoConfig, run_demo
 
 TINY = dict(transitions=300, episodes=2, episode_steps=15, oracle_steps=2, policy_updates=3, policy_batch=16,
-            adapt_steps=5, workers=2)
+            adapt_steps=5, workers=2, camera_check_frames=10)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def two_runs(tmp_path_factory):
 
 
 def numbers(results: dict) -> dict:
-    return {name: {key: entry[key] for key in ("returns", "lane_time", "distance", "open_loop_kl")}
+    return {name: {key: entry[key] for key in ("returns", "lane_time", "distance", "open_loop_kl", "heldout_kl")}
             for name, entry in results["methods"].items()}
 
 
@@ -38,6 +38,9 @@ def test_every_method_is_evaluated_through_its_onnx_export(two_runs):
         assert entry["parity"][0] < 1e-4
         assert (out / "seed0" / f"{name}.onnx").is_file()
     assert outcome["results"]["target_rows"] >= 100  # the target data went through a real rosbag2
+    split = outcome["results"]["split"]
+    assert split["train"]["rows"] + split["holdout"]["rows"] == outcome["results"]["target_rows"]
+    assert "unknown" not in split["train"]["by_behaviour"]  # every episode traced to the behaviour that drove it
 
 
 def test_a_second_run_with_the_same_seed_reproduces_the_numbers(two_runs):

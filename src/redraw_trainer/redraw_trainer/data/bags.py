@@ -52,6 +52,7 @@ class BagReport:
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> frames
     skip_examples: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)  # choices made for the user (one line each)
+    episode_stamps: list[int] = field(default_factory=list)  # header stamp of each episode's first row
     warnings: list[str] = field(default_factory=list)  # damage found and what was kept
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,11 +258,14 @@ def read_bag(
     workers: int = 2,
     cache_dir: str | Path | None = None,
     frame_size: tuple[int, int] | None = None,
+    labels_topic: str | None = None,
 ) -> tuple[SequenceData, BagReport]:
     """Bag (or a directory of bags) -> (SequenceData, BagReport). The data may have 0 rows: see `require_rows`.
 
     `frame_size` (width, height): the camera's frame size when it differs from the preprocessing's
     (the same crop fractions are applied, then the frame is resized to the model input).
+    `labels_topic`: simulator recordings only, the per-frame reward/terminal labels (for an oracle);
+    without it every row is reward-free, as real data is.
     """
     path = Path(path)
     if not path.exists():
@@ -273,7 +277,7 @@ def read_bag(
     if frame_size is not None:
         preprocess = replace(preprocess, frame_width=int(frame_size[0]), frame_height=int(frame_size[1]))
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
-    key = _cache_key(path, preprocess.to_dict(), asdict(kinematics), asdict(pairing), camera_topic, command_topic)
+    key = _cache_key(path, preprocess.to_dict(), asdict(kinematics), asdict(pairing), camera_topic, command_topic, labels_topic)
     cached = cache / f"{key}.npz"
     if cached.exists():
         try:
@@ -283,7 +287,7 @@ def read_bag(
             pass
     parts, reports = [], []
     for bag in bags:
-        data, report = _read_one(bag, preprocess, kinematics, pairing, camera_topic, command_topic, workers)
+        data, report = _read_one(bag, preprocess, kinematics, pairing, camera_topic, command_topic, workers, labels_topic)
         parts.append(data)
         reports.append(report)
     data = SequenceData.concatenate([p for p in parts if len(p)]) if any(len(p) for p in parts) else parts[0]
@@ -328,6 +332,7 @@ def _merge_reports(path: Path, reports: list[BagReport]) -> BagReport:
             merged.skipped[k] = merged.skipped.get(k, 0) + v
         merged.skip_examples += r.skip_examples[: SHOWN_EXAMPLES - len(merged.skip_examples)]
         merged.step_gaps_s += r.step_gaps_s
+        merged.episode_stamps += r.episode_stamps
         merged.corrupt_frames += r.corrupt_frames
         merged.notices += [n for n in r.notices if n not in merged.notices]
         merged.warnings += r.warnings
@@ -346,10 +351,21 @@ def inspect_bag(path: str | Path) -> BagReport:
 
 
 def read_pairs(path: Path, kinematics: KinematicsConfig, pairing: PairingConfig, camera_topic: str | None,
-               command_topic: str | None) -> tuple[list[Pair], BagReport]:
-    """One bag -> frame/command pairs in stamp order (frame payloads are the raw JPEG bytes)."""
+               command_topic: str | None, labels_topic: str | None = None) -> tuple[list[Pair], BagReport, dict[int, dict]]:
+    """One bag -> (frame/command pairs in stamp order, report, labels by stamp from `labels_topic`).
+
+    Frame payloads are the raw JPEG bytes; labels stay empty without a labels topic (real data).
+    """
     report = BagReport(str(path))
     raw, deserialize = read_raw(path, report)
+    labels: dict[int, dict] = {}
+    if labels_topic:
+        for m in raw:
+            if m.topic == _normalise(labels_topic):
+                payload = json.loads(deserialize(m.data, m.msgtype).data)
+                labels[int(payload["stamp_ns"])] = payload
+        if not labels:
+            raise BagError(f"{path}: no labels on topic '{labels_topic}' (a simulator recording has them; real data does not)")
     describe_topics(raw, deserialize, report)
     report.camera_topic = _pick_topic(report, camera_topic, CAMERA_TYPES, "camera", path, "--camera-topic")
     report.command_topic = _pick_topic(report, command_topic, COMMAND_TYPES, "command", path, "--cmd-topic")
@@ -390,15 +406,16 @@ def read_pairs(path: Path, kinematics: KinematicsConfig, pairing: PairingConfig,
     pairer.flush()
     report.pairing = pairer.stats.summary()
     report.step_gaps_s = pairer.stats.step_gaps_s
-    return pairs, report
+    return pairs, report, labels
 
 
 def _read_one(path: Path, preprocess: PreprocessConfig, kinematics: KinematicsConfig, pairing: PairingConfig,
-              camera_topic: str | None, command_topic: str | None, workers: int) -> tuple[SequenceData, BagReport]:
-    pairs, report = read_pairs(path, kinematics, pairing, camera_topic, command_topic)
+              camera_topic: str | None, command_topic: str | None, workers: int,
+              labels_topic: str | None = None) -> tuple[SequenceData, BagReport]:
+    pairs, report, labels = read_pairs(path, kinematics, pairing, camera_topic, command_topic, labels_topic)
     images = decode_frames([p.frame.payload for p in pairs], preprocess, workers)
     _check_frame_sizes(images, preprocess, report, path)
-    return _to_sequences(pairs, images, kinematics, report, preprocess), report
+    return _to_sequences(pairs, images, kinematics, report, preprocess, labels), report
 
 
 _SIZE = re.compile(r"frame is about (\d+)x(\d+), expected (\d+)x(\d+)")
@@ -432,9 +449,13 @@ def _count_backwards(events: list[tuple[int, int, Any]]) -> int:
 
 
 def _to_sequences(pairs: list[Pair], images: list[np.ndarray | str], kinematics: KinematicsConfig, report: BagReport,
-                  preprocess: PreprocessConfig) -> SequenceData:
-    """Rows per SequenceData's convention; an unusable frame ends its episode (the next frame starts one)."""
-    rows_img, rows_act, rows_first = [], [], []
+                  preprocess: PreprocessConfig, labels: dict[int, dict] | None = None) -> SequenceData:
+    """Rows per SequenceData's convention; an unusable frame ends its episode (the next frame starts one).
+
+    With `labels` (simulator recordings), each row gets the reward and termination of arriving at its frame.
+    """
+    rows_img, rows_act, rows_first, rows_reward, rows_terminal = [], [], [], [], []
+    missing_labels = 0
     prev_action = None
     for pair, image in zip(pairs, images):
         if isinstance(image, str):
@@ -449,13 +470,21 @@ def _to_sequences(pairs: list[Pair], images: list[np.ndarray | str], kinematics:
         rows_img.append(image)
         rows_act.append(np.zeros(2, np.float32) if first else prev_action)
         rows_first.append(first)
+        if first:
+            report.episode_stamps.append(pair.frame.stamp)
+        label = (labels or {}).get(pair.frame.stamp)
+        missing_labels += bool(labels) and label is None
+        rows_reward.append(0.0 if first or label is None else float(label["reward"]))
+        rows_terminal.append(bool(label and label.get("terminal")))
         prev_action = np.clip(twist_to_action(pair.command.v, pair.command.omega, kinematics), -1, 1).astype(np.float32)
+    if missing_labels:
+        report.warnings.append(f"{report.path}: {missing_labels} frames have no label; their reward is 0")
     n = len(rows_img)
     shape = preprocess.out_shape
     return SequenceData(
         image=np.stack(rows_img) if n else np.zeros((0, *shape), np.uint8),
         action=np.stack(rows_act) if n else np.zeros((0, 2), np.float32),
-        reward=np.zeros(n, np.float32),  # reward-free: real data carries no reward labels
+        reward=np.array(rows_reward, np.float32),  # all zero without labels: real data carries no reward
         is_first=np.array(rows_first, bool),
-        is_terminal=np.zeros(n, bool),
+        is_terminal=np.array(rows_terminal, bool),
     )

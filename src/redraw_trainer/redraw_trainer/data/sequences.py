@@ -67,11 +67,23 @@ class SequenceData:
         rows = np.arange(min(count, len(self)))
         return self.select(rows)
 
-    def split(self, holdout_fraction: float) -> tuple["SequenceData", "SequenceData"]:
-        """(train, holdout) by whole episodes: the last episodes are held out."""
+    def split(self, holdout_fraction: float, seed: int = 0) -> tuple["SequenceData", "SequenceData"]:
+        """(train, holdout) by whole episodes drawn at random (seeded), so every kind of driving in the
+        data can land on both sides; each side keeps the recorded order."""
+        train, held = self.split_episodes(holdout_fraction, seed)
+        return self.take_episodes(train), self.take_episodes(held)
+
+    def split_episodes(self, holdout_fraction: float, seed: int = 0) -> tuple[list[int], list[int]]:
+        """Episode indices (train, holdout) of `split`."""
         episodes = self.num_episodes
-        held = max(1, int(round(episodes * holdout_fraction))) if episodes > 1 else 0
-        return self.take_episodes(list(range(episodes - held))), self.take_episodes(list(range(episodes - held, episodes)))
+        count = max(1, int(round(episodes * holdout_fraction))) if episodes > 1 else 0
+        held = set(np.random.default_rng(seed).permutation(episodes)[:count].tolist())
+        return [e for e in range(episodes) if e not in held], sorted(held)
+
+    def reward_free(self) -> "SequenceData":
+        """This data as a robot records it: no reward and no termination labels."""
+        return SequenceData(self.image, self.action, np.zeros_like(self.reward), self.is_first,
+                            np.zeros_like(self.is_terminal), meta=dict(self.meta))
 
     @staticmethod
     def concatenate(parts: list["SequenceData"]) -> "SequenceData":

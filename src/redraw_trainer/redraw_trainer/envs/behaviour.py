@@ -1,4 +1,4 @@
-"""Behaviour policies for data collection, named by a short spec: 'random', 'pid', 'pid:noise=0.3'."""
+"""Behaviour policies for data collection, named by a short spec: 'random', 'pid:noise=0.3', 'operator'."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def _options(spec: str) -> tuple[str, dict[str, float]]:
     return name, options
 
 
-def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator) -> Policy:
-    """random | pid[:noise=S,kp=..,ka=..,forward=..] | smooth[:sigma=S] | torch:CKPT[@stochastic] | onnx:MODEL."""
+def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator, gap: Any = None) -> Policy:
+    """random | pid[:noise=S,kp=..,ka=..,forward=..] | operator[:noise=S,swerve=P] | smooth[:sigma=S]
+    | torch:CKPT[@stochastic] | onnx:MODEL. `gap` (a RealityGap) is what an operator knows about the robot."""
     if spec.startswith("torch:"):
         from redraw_trainer.agent import load_policy
 
@@ -40,7 +41,42 @@ def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator) -> Policy:
         return lane_pid_policy(rng=rng, **options)
     if name == "smooth":
         return smooth_random_policy(rng, **options)
-    raise ValueError(f"behaviour '{spec}': unknown policy '{name}' (random, pid, smooth)")
+    if name == "operator":
+        return operator_policy(rng, steering_reversed=bool(getattr(gap, "steering_reversed", False)), **options)
+    raise ValueError(f"behaviour '{spec}': unknown policy '{name}' (random, pid, operator, smooth)")
+
+
+def operator_policy(rng: np.random.Generator, steering_reversed: bool = False, noise: float = 0.15,
+                    swerve: float = 0.02, slow: float = 0.3, fast: float = 0.7) -> Policy:
+    """A person driving the robot with a joystick, reward-free: they know the robot's quirks.
+
+    Lane following by the lane-pose PD with the robot's reversed steering (if any) undone, at a speed
+    chosen per episode in [slow, fast], with Gaussian noise; with probability `swerve` per step the
+    operator swerves (a random turn for 0.3-0.8 s) and then corrects back into the lane. Other gaps
+    (trim, gain, latency) the PD's feedback absorbs, as a person's would.
+    """
+    from redraw_trainer.envs.duckietown import lane_pid_policy
+
+    follow = lane_pid_policy(forward=1.0)
+    speed, swerve_steps, swerve_turn = slow, 0, 0.0
+
+    def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        nonlocal speed, swerve_steps, swerve_turn
+        if info.get("t", 1) == 0:
+            speed, swerve_steps = rng.uniform(slow, fast), 0
+        if swerve_steps == 0 and rng.random() < swerve:
+            swerve_steps, swerve_turn = int(rng.integers(3, 9)), float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.7))
+        action = np.array(follow(obs, info), np.float64)
+        action[0] = speed
+        if swerve_steps > 0:
+            action[1] = swerve_turn  # a deliberate command: the robot turns whichever way its wiring says
+            swerve_steps -= 1
+        elif steering_reversed:
+            action[1] = -action[1]
+        action += rng.normal(0.0, noise, 2)
+        return np.clip(action, -1.0, 1.0).astype(np.float32)
+
+    return policy
 
 
 def smooth_random_policy(rng: np.random.Generator, sigma: float = 0.3, theta: float = 0.3,
