@@ -9,6 +9,7 @@ with posteriors computed once (`posteriors.encode_posteriors`), so a step touche
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class AdaptResult:
     dynamics: nn.Module  # drop-in for model.dynamics
     history: list[dict[str, float]] = field(default_factory=list)
     seconds: float = 0.0
+    best_step: int | None = None  # the step whose weights were kept (early stopping on validation episodes)
 
     @property
     def trainable(self) -> nn.Module | None:
@@ -73,6 +75,20 @@ def dynamics_kl_loss(
     return loss, {"adapt/kl": loss.detach()}
 
 
+@torch.no_grad()
+def teacher_forced_kl(model: WorldModel, dynamics: nn.Module, data: SequenceData, seq_len: int = 16, seed: int = 0,
+                      cache: torch.Tensor | None = None) -> float:
+    """Mean one-step KL(posterior || prior) over held-out rows, in windows of `seq_len` that overlap by one
+    row so that every row after the first is predicted exactly once (episode starts excluded)."""
+    length = min(seq_len, len(data))
+    if length < 2:
+        raise ValueError(f"teacher_forced_kl: {len(data)} rows, need at least 2")
+    starts = np.arange(0, len(data) - length + 1, length - 1)
+    cache = encode_posteriors(model, data) if cache is None else cache
+    batch = windows_with_cache(data, cache, data.windows(starts, length), seeded_generator(seed, cache.device))
+    return float(dynamics_kl_loss(model, dynamics, batch)[0])
+
+
 def adapt(
     model: WorldModel,
     data: SequenceData,
@@ -93,10 +109,14 @@ def adapt(
     if method == "none" or cfg.steps == 0:
         return result
     start = time.perf_counter()
+    data, validation = _validation_split(data, cfg.validation_fraction, seed)
     cache = encode_posteriors(model, data)
+    val_cache = encode_posteriors(model, validation) if validation is not None else None
     rng = np.random.default_rng(seed)
     generator = seeded_generator(seed, device)
     optimizer = torch.optim.Adam(params, lr=lr)
+    trained = result.trainable
+    best = (float("inf"), 0, None)  # validation KL, step, weights
     dynamics.train()
     for step in tqdm(range(1, cfg.steps + 1), desc=f"adapt[{method}]", disable=not progress, leave=False):
         rows = data.windows(data.sample_starts(cfg.batch_size, cfg.seq_len, rng), cfg.seq_len)
@@ -107,9 +127,26 @@ def adapt(
         optimizer.step()
         if step % cfg.log_every == 0 or step == cfg.steps:
             row = {k: float(v) for k, v in metrics.items()}
+            if validation is not None:
+                dynamics.eval()
+                row["adapt/validation_kl"] = teacher_forced_kl(model, dynamics, validation, cfg.seq_len, seed, val_cache)
+                dynamics.train()
+                if row["adapt/validation_kl"] < best[0]:
+                    best = (row["adapt/validation_kl"], step, copy.deepcopy(trained.state_dict()))
             result.history.append({"step": step, **row})
             if on_log:
                 on_log(step, row)
+    if best[2] is not None:  # early stopping: the weights that predicted the validation episodes best
+        trained.load_state_dict(best[2])
+        result.best_step = best[1]
     dynamics.eval()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _validation_split(data: SequenceData, fraction: float, seed: int) -> tuple[SequenceData, SequenceData | None]:
+    """Whole episodes set aside to choose when to stop (none if there are too few episodes to spare)."""
+    if fraction <= 0 or data.num_episodes < 4:
+        return data, None
+    fit, validation = data.split(fraction, seed=seed + 1)
+    return (fit, validation) if len(validation) >= 2 else (data, None)

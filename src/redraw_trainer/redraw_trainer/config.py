@@ -72,6 +72,7 @@ class AdaptConfig:
     eval_horizon: int = 10
     eval_context: int = 5
     holdout_fraction: float = 0.2
+    validation_fraction: float = 0.15  # training episodes set aside to pick the step kept (early stopping); 0: off
     log_every: int = 50
 
 

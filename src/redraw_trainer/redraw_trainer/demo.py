@@ -33,7 +33,8 @@ from redraw_trainer.config import Config, apply_overrides
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
-from redraw_trainer.evaluation import clean_window_starts, open_loop, teacher_forced_kl
+from redraw_trainer.adapt import teacher_forced_kl
+from redraw_trainer.evaluation import clean_window_starts, open_loop
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.reward_refit import reward_mismatch

@@ -1,7 +1,6 @@
 """Evaluation of dynamics on held-out target data, without any reward.
 
-Teacher-forced: the adaptation loss itself, KL(posterior || one-step prior) at every held-out row, the
-prior fed posterior samples of the frames before it.
+(The teacher-forced one-step KL, the adaptation loss on held-out rows, is `adapt.teacher_forced_kl`.)
 
 From windows of real frames: burn the prior in for `context` steps on posterior samples, then roll it
 forward `horizon` steps on its own samples with the recorded actions. At each horizon h report
@@ -15,11 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from redraw_trainer.adapt import dynamics_kl_loss
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator
 from redraw_trainer.distributions import categorical_kl, straight_through_sample
-from redraw_trainer.posteriors import encode_posteriors, sample_one_hot, windows_with_cache
+from redraw_trainer.posteriors import encode_posteriors, sample_one_hot
 from redraw_trainer.world_model import WorldModel, scan_prior
 
 
@@ -32,20 +30,6 @@ def clean_window_starts(data: SequenceData, length: int) -> np.ndarray:
     # episode starts strictly inside (start, start + length)
     inside = firsts[starts + length] - firsts[starts + 1]
     return starts[inside == 0]
-
-
-@torch.no_grad()
-def teacher_forced_kl(model: WorldModel, dynamics: nn.Module, data: SequenceData, seq_len: int = 16, seed: int = 0,
-                      cache: torch.Tensor | None = None) -> float:
-    """Mean one-step KL(posterior || prior) over held-out rows, in windows of `seq_len` that overlap by one
-    row so that every row after the first is predicted exactly once (episode starts excluded)."""
-    length = min(seq_len, len(data))
-    if length < 2:
-        raise ValueError(f"teacher_forced_kl: {len(data)} rows, need at least 2")
-    starts = np.arange(0, len(data) - length + 1, length - 1)
-    cache = encode_posteriors(model, data) if cache is None else cache
-    batch = windows_with_cache(data, cache, data.windows(starts, length), seeded_generator(seed, cache.device))
-    return float(dynamics_kl_loss(model, dynamics, batch)[0])
 
 
 @torch.no_grad()
