@@ -42,7 +42,7 @@ def run_job(job: CollectJob, out_dir: str | None = None) -> SequenceData:
 
     gap = RealityGap.parse(job.gap)
     env = make_env(job.domain, gap, seed=job.seed, image_size=job.image_size)
-    policy = make_behaviour(job.behaviour, env, np.random.default_rng(job.seed))
+    policy = make_behaviour(job.behaviour, env, np.random.default_rng(job.seed), gap)
     meta = {"domain": job.domain, "gap": gap.describe(), "behaviour": job.behaviour, "seed": job.seed}
     preprocessor = getattr(env.unwrapped, "preprocessor", None)
     if preprocessor is not None:

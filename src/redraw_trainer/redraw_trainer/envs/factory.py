@@ -12,8 +12,16 @@ DOMAINS = ("duckietown", "point")
 
 
 def make_env(domain: str = "duckietown", gap: RealityGap = RealityGap(), seed: int = 0,
-             domain_rand: bool = True, image_size: int = 64) -> gym.Env:
-    """The source simulator (`gap` = none) or a target domain (source + reality gap)."""
+             domain_rand: bool | None = None, image_size: int = 64) -> gym.Env:
+    """The source simulator (`gap` = none) or a target domain (source + reality gap).
+
+    `domain_rand` (default: on for the source, off for a target): the source simulator randomises
+    textures, lighting and camera each episode, for robustness; a target domain stands for the real
+    world, which is one world, so it keeps one appearance (docs/adapt-overfit: re-randomised target
+    episodes made every held-out episode look new, and no dynamics correction could generalise).
+    """
+    if domain_rand is None:
+        domain_rand = gap == RealityGap()
     if domain == "duckietown":
         from redraw_perception import PreprocessConfig
 
