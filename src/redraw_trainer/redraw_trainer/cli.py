@@ -162,7 +162,12 @@ def _read_bag_args(args: argparse.Namespace):
     from redraw_trainer.envs.duckietown import DuckietownConfig
 
     kin = DuckietownConfig().kinematics
-    kinematics = KinematicsConfig(v_max=args.v_max or kin.v_max, omega_max=args.omega_max or kin.omega_max)
+    calibration = {}
+    if getattr(args, "calibration", None):
+        from redraw_policy.kinematics import load_calibration
+
+        calibration = load_calibration(args.calibration)  # CalibrationError (a ValueError) names the file
+    kinematics = KinematicsConfig(**{**calibration, "v_max": args.v_max or kin.v_max, "omega_max": args.omega_max or kin.omega_max})
     preprocess = PreprocessConfig()
     if getattr(args, "model", None):
         from redraw_trainer.train import load_world_model
@@ -368,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             p.add_argument("--out", default=None, help="folder for the stamp-gap histogram (default: no plot)")
         _bag_read_args(p)
+        p.add_argument("--calibration", default=None, metavar="YAML",
+                       help="the robot's Duckietown kinematics calibration, to turn wheel commands into (v, omega)")
         p.add_argument("--v-max", type=float, default=None, help="m/s of a normalised forward action of 1")
         p.add_argument("--omega-max", type=float, default=None, help="rad/s of a normalised turn action of 1")
         p.add_argument("--workers", type=int, default=2, help="JPEG decoding processes")

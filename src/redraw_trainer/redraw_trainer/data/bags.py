@@ -195,8 +195,8 @@ def _pick_topic(report: BagReport, wanted: str | None, types: tuple[str, ...], r
                        f"{ {t: i['type'] for t, i in report.topics.items()} }); record one, or name it with {option}")
     preferred = "image/compressed" if role == "camera" else ""
 
-    def rank(t: str):
-        return (not t.endswith(preferred), -report.topics[t]["count"], t)
+    def rank(t: str):  # a TwistStamped command already carries (v, omega): preferred over raw wheel commands
+        return (not t.endswith(preferred), report.topics[t]["type"] != messages.TWIST_STAMPED, -report.topics[t]["count"], t)
 
     chosen = sorted(candidates, key=rank)[0]
     if role == "camera" and not chosen.endswith(preferred):

@@ -312,3 +312,27 @@ def test_training_commands_refuse_a_bag_that_gives_no_rows_and_say_why(tmp_path,
                              "--out", str(tmp_path / "p.pt")]}[command]
     code, text = run(capsys, *argv)
     assert code == 2 and "--frame-size 160x120" in text
+
+
+def test_wheel_commands_are_read_with_the_robots_calibration(tmp_path, capsys):
+    """A daffy bag records duty cycles; (v, omega) come back only with the robot's own gain and trim."""
+    calibrated = KinematicsConfig(**{**KIN.__dict__, "gain": 1.2, "trim": 0.1})
+    store = messages.typestore()
+    bag = tmp_path / "trimmed"
+    writer = Writer(bag, version=8, storage_plugin=StoragePlugin.MCAP)
+    writer.open()
+    cam = writer.add_connection("/duckiebot/image/compressed", messages.COMPRESSED_IMAGE, typestore=store)
+    cmd = writer.add_connection("/duckiebot/wheels_cmd_executed", messages.WHEELS_CMD, typestore=store)
+    payloads = frames(2)
+    for i, (fs, cs, v, w) in enumerate(steps(10)):
+        writer.write(cam, fs, messages.compressed_image(fs, payloads[i % 2]))
+        writer.write(cmd, cs + MS, messages.wheels_cmd(cs, *twist_to_wheels(v, w, calibrated)))
+    writer.close()
+    (tmp_path / "kinematics.yaml").write_text("gain: 1.2\ntrim: 0.1\nbaseline: 0.1\n")
+    code, _ = run(capsys, "bag", "convert", str(bag), "--out", str(tmp_path / "d.npz"), "--calibration",
+                  str(tmp_path / "kinematics.yaml"))
+    data = np.load(tmp_path / "d.npz")
+    expected = [[v / KIN.v_max, w / KIN.omega_max] for _, _, v, w in steps(10)][:-1]
+    assert code == 0 and np.allclose(data["action"][1:], expected, atol=1e-5)
+    code, text = run(capsys, "bag", "convert", str(bag), "--out", str(tmp_path / "e.npz"), "--calibration", str(tmp_path / "none.yaml"))
+    assert code == 2 and "none.yaml: cannot read kinematics calibration" in text
