@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import bisect
 import copy
 import json
 import multiprocessing as mp
@@ -134,16 +135,24 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
 def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, holdout_fraction: float,
                   seed: int) -> dict[str, Any]:
     """Rows and episodes on each side of the held-out split, per recorded behaviour (from episodes.json)."""
-    behaviour_at = {}
+    starts: list[tuple[int, str]] = []  # (start stamp, behaviour) of every recorded episode, all workers
     for log in sorted(Path(bag_dir).rglob("episodes.json")):
-        behaviour_at.update({e["start_stamp"]: e["behaviour"] for e in json.loads(log.read_text())})
+        starts += [(e["start_stamp"], e["behaviour"]) for e in json.loads(log.read_text())]
+    starts.sort()
+
+    def behaviour_at(stamp: int) -> str:
+        """The behaviour of the recorded episode this row's episode lies in (a bag chunk boundary or a
+        skipped frame can start a new dataset episode inside a recorded one)."""
+        k = bisect.bisect_right(starts, (stamp, "\uffff")) - 1
+        return starts[k][1] if k >= 0 else "unknown"
+
     train_eps, held_eps = data.split_episodes(holdout_fraction, seed)
     bounds = list(data.episode_starts) + [len(data)]
     out: dict[str, Any] = {}
     for side, episodes in (("train", train_eps), ("holdout", held_eps)):
         by: dict[str, dict[str, int]] = {}
         for e in episodes:
-            name = behaviour_at.get(episode_stamps[e], "unknown") if e < len(episode_stamps) else "unknown"
+            name = behaviour_at(episode_stamps[e]) if e < len(episode_stamps) else "unknown"
             entry = by.setdefault(name, {"episodes": 0, "rows": 0})
             entry["episodes"] += 1
             entry["rows"] += int(bounds[e + 1] - bounds[e])
