@@ -354,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--domain", default="duckietown")
     p.add_argument("--gap", default="none", help="reality gap, e.g. 'steering_reversed,trim=0.1,latency_steps=1'")
     p.add_argument("--policy", default="pid:noise=0.3",
-                   help="random | pid[:noise=S] | smooth | torch:POLICY.pt | onnx:MODEL.onnx")
+                   help="random | pid[:noise=S] | operator[:noise=S,swerve=P] | smooth | torch:POLICY.pt | onnx:MODEL.onnx; "
+                        "several separated by ';' are taken in turn, episode by episode")
     p.add_argument("--transitions", type=int, default=10_000)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
