@@ -37,7 +37,6 @@ class PolicyController:
         self.frames = 0
         self.zero_commands = 0
         self.last_command_time: float | None = None
-        self.rejected_frames = 0
         self.last_error = ""
         self.last_error_time: float | None = None
         if config.model_path:
@@ -74,7 +73,6 @@ class PolicyController:
         try:
             command = self.runner.step_jpeg(data)
         except PreprocessError as err:
-            self.rejected_frames += 1
             return self._zero(f"camera frame rejected: {err}", now)
         self.watchdog.frame(now)
         self.last_command_time = now

@@ -20,13 +20,13 @@ from sensor_msgs.msg import CompressedImage
 from redraw_perception import ContractError
 from redraw_perception.node_main import run_node
 from redraw_policy.controller import ControllerConfig, PolicyController
-from redraw_policy.kinematics import CalibrationError, calibration_path, load_calibration
+from redraw_policy.kinematics import CalibrationError, KinematicsConfig, calibration_path, load_calibration
 from redraw_policy.runtime import Command, zero_command
 
 CAMERA_QOS = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.BEST_EFFORT)
 COMMAND_PATHS = ("wheels", "car_cmd", "twist")
 LEVELS = {"OK": DiagnosticStatus.OK, "WARN": DiagnosticStatus.WARN, "ERROR": DiagnosticStatus.ERROR}
-NUMBER = True  # a numeric parameter: 1 and 1.0 (and '' for unset) are accepted, checked by _number
+LIVE_PARAMETERS = ("model_path", "gain", "trim")  # the others are read when the node starts
 
 
 def _period(rate_hz: float) -> float:
@@ -46,7 +46,11 @@ class PolicyNode(Node):
     def __init__(self, **kwargs) -> None:
         super().__init__("policy", **kwargs)
 
+        self._declared: set[str] = set()
+
         def param(name, default, description, number=False):
+            """Declare a parameter; `number`: 1 and 1.0 both accepted (checked by `_number`)."""
+            self._declared.add(name)
             return self.declare_parameter(name, default, ParameterDescriptor(description=description, dynamic_typing=number)).value
 
         veh = self.get_namespace().strip("/") or "duckiebot"
@@ -60,16 +64,17 @@ class PolicyNode(Node):
         cmd_topic = param("cmd_topic", "policy/cmd", "TwistStamped output, always published (v m/s, omega rad/s)")
         calibration_file = param("calibration_file", calibration_path(veh),
                                  "Duckietown kinematics calibration YAML (gain, trim, ...); missing file: defaults")
-        self.calibration = self._read_calibration(calibration_file)
+        self.file_calibration = self._read_calibration(calibration_file)
+        calibration = dict(self.file_calibration)
         for key in ("gain", "trim"):
-            override = _number(key, param(key, "calibration", f"wheel {key}; 'calibration': from calibration_file; settable at run time", NUMBER))
+            override = _number(key, param(key, "calibration", f"wheel {key}; 'calibration': from calibration_file; settable at run time", number=True))
             if override is not None:
-                self.calibration[key] = override
+                calibration[key] = override
         config = ControllerConfig(
             threads=param("threads", 1, "onnxruntime intra-op threads"),
-            stale_timeout_s=_number("stale_timeout", param("stale_timeout", 0.25, "seconds without a frame before the wheels stop", NUMBER)),
-            calibration=dict(self.calibration),
-            min_period_s=_period(_number("max_rate", param("max_rate", 0.0, "maximum command rate in Hz; 0: act on every frame", NUMBER))),
+            stale_timeout_s=_number("stale_timeout", param("stale_timeout", 0.25, "seconds without a frame before the wheels stop", number=True)),
+            calibration=calibration,
+            min_period_s=_period(_number("max_rate", param("max_rate", 0.0, "maximum command rate in Hz; 0: act on every frame", number=True))),
         )
         model_path = param("model_path", "", "ONNX policy from `redraw export`; change it to swap models live")
         self.controller = PolicyController(config)
@@ -82,7 +87,7 @@ class PolicyNode(Node):
         self.create_timer(0.05, self._on_tick)
         self.create_timer(1.0, self._on_slow_tick)
         self.add_on_set_parameters_callback(self._on_parameters)
-        self.get_logger().info(f"commands via {self.command_path}; calibration {self.calibration} from {calibration_file}")
+        self.get_logger().info(f"commands via {self.command_path}; calibration {calibration} ({calibration_file})")
 
     def _read_calibration(self, path: str) -> dict[str, float]:
         try:
@@ -118,11 +123,11 @@ class PolicyNode(Node):
                     value = _number(p.name, p.value)
                 except ValueError as err:
                     return SetParametersResult(successful=False, reason=str(err))
-                value = self.calibration.get(p.name, 1.0 if p.name == "gain" else 0.0) if value is None else value
+                if value is None:  # back to the calibration file's value (or the kinematics default)
+                    value = self.file_calibration.get(p.name, getattr(KinematicsConfig(), p.name))
                 self.controller.set_calibration(**{p.name: value})
                 self.get_logger().info(f"{p.name} set to {value}")
-            elif p.name in ("camera_topic", "command_path", "wheels_topic", "car_cmd_topic", "cmd_topic",
-                            "calibration_file", "threads", "stale_timeout", "max_rate"):
+            elif p.name in self._declared and p.name not in LIVE_PARAMETERS:
                 return SetParametersResult(successful=False, reason=f"'{p.name}' is read-only; restart the node to change it")
         return SetParametersResult(successful=True)
 

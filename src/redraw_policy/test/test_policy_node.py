@@ -95,9 +95,13 @@ def test_calibration_file_gain_and_trim_are_applied_and_launch_values_override(t
         assert (cmd.vel_left, cmd.vel_right) == pytest.approx(expected_wheels([0.5, 0.0], gain=1.5, trim=0.1), abs=1e-6)
         assert cmd.vel_right > cmd.vel_left  # trim > 0: the right wheel runs faster
     with RosHarness() as ros:  # an integer gain from the command line is accepted and wins over the file
-        _, wheels = start(ros, model, params=[Parameter("calibration_file", value=str(calibration)), Parameter("gain", value=2)])
+        node, wheels = start(ros, model, params=[Parameter("calibration_file", value=str(calibration)), Parameter("gain", value=2)])
         cmd = send(ros, wheels, 2)
         assert (cmd.vel_left, cmd.vel_right) == pytest.approx(expected_wheels([0.5, 0.0], gain=2.0, trim=0.1), abs=1e-6)
+        # 'calibration' at run time goes back to the file's value, not to the launch override
+        assert node.set_parameters([Parameter("gain", value="calibration")])[0].successful
+        cmd = send(ros, wheels, 3)
+        assert (cmd.vel_left, cmd.vel_right) == pytest.approx(expected_wheels([0.5, 0.0], gain=1.5, trim=0.1), abs=1e-6)
 
 
 def test_gain_and_trim_change_at_run_time_and_the_rest_is_read_only(tmp_path):

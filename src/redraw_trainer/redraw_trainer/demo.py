@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from redraw_trainer.adapt import adapt
+from redraw_trainer.adapt import adapt, teacher_forced_kl
 from redraw_trainer.config import Config, apply_overrides
 from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
-from redraw_trainer.adapt import teacher_forced_kl
+from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.evaluation import clean_window_starts, open_loop
 from redraw_trainer.metrics_log import read_metrics
+from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.reward_refit import reward_mismatch
 from redraw_trainer.seeding import seed_everything
@@ -132,8 +132,8 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
     return out
 
 
-def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, holdout_fraction: float,
-                  seed: int) -> dict[str, Any]:
+def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, train_eps: list[int],
+                  held_eps: list[int]) -> dict[str, Any]:
     """Rows and episodes on each side of the held-out split, per recorded behaviour (from episodes.json)."""
     starts: list[tuple[int, str]] = []  # (start stamp, behaviour) of every recorded episode, all workers
     for log in sorted(Path(bag_dir).rglob("episodes.json")):
@@ -146,7 +146,6 @@ def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, 
         k = bisect.bisect_right(starts, (stamp, "\uffff")) - 1
         return starts[k][1] if k >= 0 else "unknown"
 
-    train_eps, held_eps = data.split_episodes(holdout_fraction, seed)
     bounds = list(data.episode_starts) + [len(data)]
     out: dict[str, Any] = {}
     for side, episodes in (("train", train_eps), ("holdout", held_eps)):
@@ -227,9 +226,11 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     lap("record target bag", t0)
     t0 = time.perf_counter()
     labelled, report = read_bag(bag_dir, preprocess, kinematics, workers=demo.workers, labels_topic=LABELS_TOPIC)
-    train_labelled, holdout = labelled.split(cfg.adapt.holdout_fraction, seed=demo.seed)
-    train, holdout = train_labelled.reward_free(), holdout.reward_free()  # what every method but the oracle sees
-    split = split_summary(labelled, report.episode_stamps, bag_dir, cfg.adapt.holdout_fraction, demo.seed)
+    train_eps, held_eps = labelled.split_episodes(cfg.adapt.holdout_fraction, seed=demo.seed)
+    train_labelled = labelled.take_episodes(train_eps)
+    train, holdout = train_labelled.reward_free(), labelled.take_episodes(held_eps).reward_free()  # all but the oracle
+    split = split_summary(labelled, report.episode_stamps, bag_dir, train_eps, held_eps)
+    holdout_posteriors = encode_posteriors(model, holdout)  # one frozen encoder for every method but the oracle
     lap("read bag", t0)
     t0 = time.perf_counter()
     camera_check = camera_path_check(model, preprocess, demo.camera_check_frames, seed=demo.seed)
@@ -257,8 +258,10 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
                 curves[name] = result.history
                 if name in ("zero_shot", "residual"):
                     dynamics_for_strip[{"zero_shot": "unadapted", "residual": "ReDRAW"}[name]] = dynamics
-            scores = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon, seed=cfg.seed)
-            one_step = teacher_forced_kl(policy_model, dynamics, holdout, cfg.adapt.seq_len, seed=cfg.seed)
+            cache = encode_posteriors(policy_model, holdout) if name == "oracle" else holdout_posteriors
+            scores = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon,
+                               seed=cfg.seed, cache=cache)
+            one_step = teacher_forced_kl(policy_model, dynamics, holdout, cfg.adapt.seq_len, seed=cfg.seed, cache=cache)
             agent = train_policy(policy_model, dynamics, train, cfg, seed_dir, name, progress)
             if seed_index == 0:
                 policy_curves[name] = read_metrics(seed_dir / f"{name}_policy.jsonl")

@@ -95,3 +95,18 @@ def stamp_gap_histogram(gaps_s: list[float], out: str | Path, title: str = "") -
     ax.legend()
     fig.tight_layout()
     return _save(fig, out)
+
+
+def command_traces(t: np.ndarray, commands: dict[str, np.ndarray], out: str | Path, title: str = "") -> Path:
+    """(v, omega) over time, one line per source (e.g. recorded vs replayed): `commands[name]` is (T, 2)."""
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    for ax, i, label in ((axes[0], 0, "v (m/s)"), (axes[1], 1, "omega (rad/s)")):
+        for (name, values), colour in zip(commands.items(), ("tab:green", "tab:orange", "tab:blue")):
+            ax.plot(t, values[:, i], label=name, color=colour)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper right")
+    axes[1].set_xlabel("time since the first frame (s)")
+    axes[0].set_title(title)
+    fig.tight_layout()
+    return _save(fig, out)

@@ -19,6 +19,7 @@ from redraw_logger.pairing import PairingConfig
 from redraw_perception import PreprocessError
 from redraw_policy.runtime import OnnxPolicy, PolicyRunner
 from redraw_trainer.data.bags import BagError, find_bags, read_pairs
+from redraw_trainer.plots import command_traces
 
 VIDEO_SIZE = (320, 240)
 
@@ -66,11 +67,6 @@ def agreement(recorded: np.ndarray, policy: np.ndarray) -> dict[str, float]:
 def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera_topic: str | None = None,
                command_topic: str | None = None, pairing: PairingConfig = PairingConfig(), fps: float = 10.0) -> ReplayResult:
     """Run the policy over the bag's paired frames; write commands.png, replay.mp4 and summary.json under `out`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     runner = PolicyRunner(OnnxPolicy(policy_path))
     kin = runner.kinematics
     bags = find_bags(Path(bag))
@@ -102,19 +98,8 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
         raise BagError(f"{bag}: no paired camera frame the policy could run on ({rejected} rejected)")
     t = np.array(times) - times[0]
     rec, pol = np.array(recorded), np.array(commanded)
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
-    for ax, i, label in ((axes[0], 0, "v (m/s)"), (axes[1], 1, "omega (rad/s)")):
-        ax.plot(t, rec[:, i], label="recorded", color="tab:green")
-        ax.plot(t, pol[:, i], label="policy (replayed)", color="tab:orange")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper right")
-    axes[1].set_xlabel("time since the first frame (s)")
-    axes[0].set_title(f"{Path(policy_path).name} replayed on {Path(bag).name}")
-    fig.tight_layout()
-    plot = out / "commands.png"
-    fig.savefig(plot, dpi=100)
-    plt.close(fig)
+    plot = command_traces(t, {"recorded": rec, "policy (replayed)": pol}, out / "commands.png",
+                          f"{Path(policy_path).name} replayed on {Path(bag).name}")
     scores = agreement(rec, pol)
     summary = (f"replayed {len(t)} frames ({rejected} rejected): turn direction agrees on "
                f"{scores['turn_direction_agrees']:.0%} of turning frames, mean |dv| {scores['mean_abs_dv']:.3f} m/s, "

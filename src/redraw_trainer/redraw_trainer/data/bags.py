@@ -366,7 +366,8 @@ def read_pairs(path: Path, kinematics: KinematicsConfig, pairing: PairingConfig,
                 labels[int(payload["stamp_ns"])] = payload
         if not labels:
             raise BagError(f"{path}: no labels on topic '{labels_topic}' (a simulator recording has them; real data does not)")
-    describe_topics(raw, deserialize, report)
+    for topic, count in Counter(m.topic for m in raw).items():  # counts pick the topics; `bag info` describes more
+        report.topics[topic]["count"] = count
     report.camera_topic = _pick_topic(report, camera_topic, CAMERA_TYPES, "camera", path, "--camera-topic")
     report.command_topic = _pick_topic(report, command_topic, COMMAND_TYPES, "command", path, "--cmd-topic")
     command_type = report.topics[report.command_topic]["type"]
