@@ -37,13 +37,14 @@ def export_small_policy(path: Path) -> Path:
     from redraw_perception import PreprocessConfig
     from redraw_trainer.config import load_config
     from redraw_trainer.export import export_onnx
-    from redraw_trainer.imagination import Actor, ActorCriticConfig
+    from redraw_trainer.config import PolicyConfig
+    from redraw_trainer.imagination import Actor
     from redraw_trainer.world_model import WorldModel
 
     torch.manual_seed(0)
     cfg = load_config(["small"])
     model = WorldModel(cfg.model).eval()
-    actor = Actor(cfg.model.groups * cfg.model.classes, 2, ActorCriticConfig())
+    actor = Actor(cfg.model.groups * cfg.model.classes, 2, PolicyConfig())
     export_onnx(model, actor, path, PreprocessConfig().to_dict(), {"v_max": 0.5, "omega_max": 4.0})
     return path
 

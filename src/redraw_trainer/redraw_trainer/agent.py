@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from redraw_trainer.checkpoint import load_checkpoint, save_checkpoint
-from redraw_trainer.config import Config
+from redraw_trainer.config import Config, PolicyConfig
 from redraw_trainer.devices import generator as seeded_generator, module_device
-from redraw_trainer.imagination import Actor, ActorCriticConfig
+from redraw_trainer.imagination import Actor
 from redraw_trainer.world_model import WorldModel
 
 
@@ -43,7 +43,7 @@ class FramePolicy:
         return action[0].clamp(-1.0, 1.0).cpu().numpy().astype(np.float32)
 
 
-def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, ac_cfg: ActorCriticConfig,
+def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, ac_cfg: PolicyConfig,
                 dynamics_state: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
     """A policy checkpoint is self-contained: world model weights, actor, configs, preprocessing."""
     from dataclasses import asdict
@@ -54,13 +54,21 @@ def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, 
     })
 
 
+def policy_config(saved: dict[str, Any]) -> PolicyConfig:
+    """The PolicyConfig a policy checkpoint was trained with (keys it does not know are older names: dropped)."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(PolicyConfig)}
+    return PolicyConfig(**{k: v for k, v in saved.items() if k in known})
+
+
 def load_policy(path: str | Path, stochastic: bool = False, seed: int = 0) -> tuple[FramePolicy, dict[str, Any]]:
     data = load_checkpoint(path, "policy", required=("config", "model", "actor", "actor_config"))
     cfg = Config.from_dict(data["config"], source=str(path))
     model = WorldModel(cfg.model)
     model.load_state_dict(data["model"])
     model.eval()
-    actor = Actor(cfg.model.groups * cfg.model.classes, cfg.model.action_dim, ActorCriticConfig(**data["actor_config"]))
+    actor = Actor(cfg.model.groups * cfg.model.classes, cfg.model.action_dim, policy_config(data["actor_config"]))
     actor.load_state_dict(data["actor"])
     actor.eval()
     return FramePolicy(model, actor, stochastic, seed), data

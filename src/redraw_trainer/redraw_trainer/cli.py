@@ -263,6 +263,22 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reward_check(args: argparse.Namespace) -> int:
+    from redraw_trainer.adapters import load_adapter
+    from redraw_trainer.reward_check import format_reward_check, reward_check
+    from redraw_trainer.train import load_world_model
+
+    model, _, _ = load_world_model(args.model)
+    dynamics = load_adapter(args.residual, model)[0] if args.residual else model.dynamics
+    result = reward_check(model, dynamics, args.gap, args.episodes, args.steps, args.seed)
+    print(format_reward_check(result))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(result, indent=2))
+        print(f"written to {args.out}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from redraw_trainer.agent import load_policy
     from redraw_trainer.envs.duckietown import DuckietownConfig
@@ -318,6 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_refit_reward)
+
+    p = sub.add_parser("reward-check", help="does the model's reward separate driving, standing still and leaving "
+                       "the road? (fresh labelled simulator episodes)")
+    p.add_argument("--model", default="models/source_small.pt", help="world model (default: the shipped one)")
+    p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out`: imagine with its dynamics")
+    p.add_argument("--gap", default="none", help="reality gap of the simulator driven (default none: the source)")
+    p.add_argument("--episodes", type=int, default=5, help="episodes per behaviour (default 5)")
+    p.add_argument("--steps", type=int, default=30, help="steps per episode at 10 Hz (default 30 = 3 s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=None, help="also write the figures as JSON here")
+    p.set_defaults(func=cmd_reward_check)
 
     p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
     p.add_argument("--data", required=True)

@@ -36,6 +36,10 @@ class ModelConfig:
     head_layers: int = 1
     unimix: float = 0.01
     reward_bins: int = 255
+    # What the reward head reads: "z_action" = the frame's latent and the command that led into it (the robot
+    # knows its last command; one frame cannot show speed, and progress along the lane is most of the reward);
+    # "z" = the latent alone (models written before this option).
+    reward_inputs: str = "z_action"
     recon_scale: float = 1.0
     reward_scale: float = 1.0
     cont_scale: float = 1.0
@@ -78,16 +82,27 @@ class AdaptConfig:
 
 @dataclass
 class PolicyConfig:
-    """Actor-critic in imagination (see imagination.ActorCriticConfig for the algorithm's own knobs)."""
+    """Actor-critic in imagination (imagination.py); DreamerV3's values unless a comment says why not."""
 
     updates: int = 1000
-    horizon: int = 15
-    hidden: int = 256
     batch_size: int = 256
+    horizon: int = 15  # imagined steps per update
+    gamma: float = 0.97  # DreamerV3 0.997 at its frame rates; 0.97 at 10 Hz looks ~3 s ahead, then the critic
+    lam: float = 0.95
+    hidden: int = 256
+    layers: int = 2
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
-    entropy: float = 3e-3
-    gamma: float = 0.97
+    entropy: float = 3e-4  # entropy bonus on the Normal policy
+    min_std: float = 0.1
+    max_std: float = 1.0
+    slow_critic_decay: float = 0.98
+    slow_target: bool = False  # lambda-return bootstraps from the slow critic (True) or the critic (DreamerV3)
+    slow_reg: float = 1.0  # the critic is also pulled toward the slow critic's predictions
+    return_norm_decay: float = 0.99  # EMA of the 5th-95th percentile range of the returns
+    return_norm_limit: float = 1.0  # advantages are divided by max(limit, range)
+    grad_clip: float = 100.0
+    value_bins: int = 255
 
 
 @dataclass
@@ -118,20 +133,16 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
 
-    def actor_critic(self):
-        """The imagination.ActorCriticConfig this config asks for."""
-        from redraw_trainer.imagination import ActorCriticConfig
-
-        p = self.policy
-        return ActorCriticConfig(horizon=p.horizon, hidden=p.hidden, batch_size=p.batch_size, actor_lr=p.actor_lr,
-                                 critic_lr=p.critic_lr, entropy=p.entropy, gamma=p.gamma)
-
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Config":
+        """A config written to a checkpoint; keys a newer version added take the value older models had."""
         cfg = cls()
+        model = data.get("model")
+        if isinstance(model, dict) and "reward_inputs" not in model:
+            data = {**data, "model": {**model, "reward_inputs": "z"}}  # reward heads before it read z alone
         _merge(cfg, data, source)
         return cfg
 

@@ -38,6 +38,7 @@ from redraw_trainer.evaluation import clean_window_starts, open_loop
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.policy_training import save_and_export, train_policy
+from redraw_trainer.reward_check import drive_scenarios, score_scenarios
 from redraw_trainer.reward_refit import reward_mismatch
 from redraw_trainer.seeding import seed_everything
 from redraw_trainer.train import load_world_model, save_world_model
@@ -57,6 +58,7 @@ class DemoConfig:
     episode_steps: int = 200
     oracle_steps: int = 1000  # full world-model updates, at least the adaptation methods' steps
     camera_check_frames: int = 200  # source frames compared through both camera paths
+    reward_check_episodes: int = 5  # target episodes per behaviour (drive / stand / leave) for the reward check
     policy_updates: int = 300  # per method; the pretrained model's own preset asks for more
     policy_batch: int = 128
     adapt_steps: int = 1000
@@ -235,6 +237,9 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     t0 = time.perf_counter()
     camera_check = camera_path_check(model, preprocess, demo.camera_check_frames, seed=demo.seed)
     lap("camera path check", t0)
+    t0 = time.perf_counter()
+    scenarios = drive_scenarios(demo.gap, demo.reward_check_episodes, 30, 30_000 + demo.seed, cfg.model.image_size)
+    lap("reward check episodes (drive / stand / leave) in the target", t0)
 
     results: dict[str, Any] = {"methods": {}, "bag": report.to_dict(), "target_rows": len(labelled), "split": split,
                                "camera_path": camera_check}
@@ -262,13 +267,16 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             scores = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon,
                                seed=cfg.seed, cache=cache)
             one_step = teacher_forced_kl(policy_model, dynamics, holdout, cfg.adapt.seq_len, seed=cfg.seed, cache=cache)
+            separation = score_scenarios(policy_model, dynamics, scenarios)
             agent = train_policy(policy_model, dynamics, train, cfg, seed_dir, name, progress)
             if seed_index == 0:
                 policy_curves[name] = read_metrics(seed_dir / f"{name}_policy.jsonl")
             onnx_path, diff = save_and_export(policy_model, agent, cfg, seed_dir, name, preprocess.to_dict(),
                                               asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap})
             entry = results["methods"].setdefault(name, {"open_loop_kl": [], "latent_accuracy": [], "heldout_kl": [],
-                                                         "parity": [], "own_latent_space": name == "oracle"})
+                                                         "parity": [], "reward_check": [],
+                                                         "own_latent_space": name == "oracle"})
+            entry["reward_check"].append(separation)
             entry["open_loop_kl"].append(scores["kl"].tolist())
             entry["latent_accuracy"].append(scores["accuracy"].tolist())
             entry["heldout_kl"].append(one_step)

@@ -1,52 +1,40 @@
 """Actor-critic trained purely in imagination inside a (rectified or not) world model, DreamerV3 style.
 
 Start states are posteriors of dataset frames; the actor rolls the prior forward `horizon` steps;
-rewards come from the frozen reward head (or any reward function, e.g. Plan2Explore's disagreement);
-lambda-returns (lambda = 0.95) against a two-hot critic with a slow EMA copy; returns normalised by
-their 5th-95th percentile range; REINFORCE gradients for the continuous actions plus an entropy bonus.
+rewards come from the frozen reward head, which reads each imagined state and the action that led into
+it (or from any reward function, e.g. Plan2Explore's disagreement); lambda-returns against a two-hot
+critic regularised toward a slow EMA copy; advantages divided by the returns' 5th-95th percentile range
+(at least 1); REINFORCE on the log-probability of the action actually executed (the sample clipped to
+[-1, 1], what the dynamics see and the robot would run) plus an entropy bonus. Every knob is
+`config.PolicyConfig`, settable from presets (`policy.*`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from redraw_trainer.config import PolicyConfig
 from redraw_trainer.distributions import bins, straight_through_sample, two_hot_loss, two_hot_mean
 from redraw_trainer.nets import mlp
+from redraw_trainer.posteriors import sample_one_hot
 from redraw_trainer.world_model import WorldModel
 
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (z_prev, action, z_next) -> reward
 
 
-@dataclass
-class ActorCriticConfig:
-    horizon: int = 15
-    gamma: float = 0.97
-    lam: float = 0.95
-    hidden: int = 256
-    layers: int = 2
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    entropy: float = 3e-3
-    min_std: float = 0.1
-    max_std: float = 1.0
-    slow_critic_decay: float = 0.98
-    return_norm_decay: float = 0.99
-    batch_size: int = 256
-    grad_clip: float = 100.0
-    value_bins: int = 255
-
-
 class Actor(nn.Module):
     """z (B, G*K) -> Normal over actions with tanh-squashed mean; the deterministic action is the mean."""
 
-    def __init__(self, latent: int, action_dim: int, cfg: ActorCriticConfig) -> None:
+    def __init__(self, latent: int, action_dim: int, cfg: PolicyConfig) -> None:
         super().__init__()
         self.net = mlp(latent, cfg.hidden, cfg.layers, 2 * action_dim)
+        with torch.no_grad():  # DreamerV3's output scale 0.01: start near mean 0, std 0.89 of max
+            self.net[-1].weight.mul_(0.01)
+            self.net[-1].bias.zero_()
         self.min_std, self.max_std = cfg.min_std, cfg.max_std
         self.action_dim = action_dim
 
@@ -62,7 +50,7 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    def __init__(self, latent: int, cfg: ActorCriticConfig) -> None:
+    def __init__(self, latent: int, cfg: PolicyConfig) -> None:
         super().__init__()
         self.net = mlp(latent, cfg.hidden, cfg.layers, cfg.value_bins)
         nn.init.zeros_(self.net[-1].weight)
@@ -88,7 +76,7 @@ def lambda_returns(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor
 class ActorCritic(nn.Module):
     """Imagination actor-critic. `update(model, dynamics, start_z, start_belief)` returns its metrics."""
 
-    def __init__(self, model_groups: int, model_classes: int, action_dim: int, cfg: ActorCriticConfig) -> None:
+    def __init__(self, model_groups: int, model_classes: int, action_dim: int, cfg: PolicyConfig) -> None:
         super().__init__()
         latent = model_groups * model_classes
         self.cfg = cfg
@@ -103,14 +91,14 @@ class ActorCritic(nn.Module):
     def imagine(self, model: WorldModel, dynamics: nn.Module, start_z: torch.Tensor, start_belief: torch.Tensor,
                 horizon: int) -> dict[str, torch.Tensor]:
         """Roll the prior forward under the actor: z (H+1, B, G, K), action, log_prob, entropy (H, B, ...)."""
-        zs, actions, log_probs, entropies = [start_z], [], [], []
+        zs, actions, log_probs, entropies, stds = [start_z], [], [], [], []
         z, belief = start_z, start_belief
         for _ in range(horizon):
             policy = self.actor(z.detach().flatten(-2))
-            action = policy.sample()
+            action = policy.sample().clamp(-1.0, 1.0)  # executed action: what the dynamics and the robot get
             log_probs.append(policy.log_prob(action).sum(-1))
             entropies.append(policy.entropy().sum(-1))
-            action = action.clamp(-1.0, 1.0)
+            stds.append(policy.stddev.detach())
             with torch.no_grad():
                 prior = model.prior_step(dynamics, z, action, belief)
                 z = straight_through_sample(prior)
@@ -118,7 +106,7 @@ class ActorCritic(nn.Module):
             zs.append(z)
             actions.append(action)
         return {"z": torch.stack(zs), "action": torch.stack(actions), "log_prob": torch.stack(log_probs),
-                "entropy": torch.stack(entropies)}
+                "entropy": torch.stack(entropies), "std": torch.stack(stds)}
 
     def update(self, model: WorldModel, dynamics: nn.Module, start_z: torch.Tensor, start_belief: torch.Tensor,
                reward_fn: RewardFn | None = None) -> dict[str, float]:
@@ -127,18 +115,19 @@ class ActorCritic(nn.Module):
         z_flat = traj["z"].flatten(-2)  # (H+1, B, G*K)
         with torch.no_grad():
             if reward_fn is None:
-                reward = model.reward(traj["z"][1:])
+                reward = model.reward(traj["z"][1:], traj["action"])
             else:
                 reward = reward_fn(traj["z"][:-1], traj["action"], traj["z"][1:])
             cont = model.cont(traj["z"][1:])
-            value = self.slow_critic.value(z_flat)
+            slow_value = self.slow_critic.value(z_flat)
+            value = slow_value if cfg.slow_target else self.critic.value(z_flat)
             returns = lambda_returns(reward, cont, value, cfg.gamma, cfg.lam)
             # weight later steps by the probability the episode is still running
             weight = torch.cumprod(torch.cat([torch.ones_like(cont[:1]), cont[:-1]]), 0)
             low, high = torch.quantile(returns.flatten(), torch.tensor([0.05, 0.95], device=returns.device))
             scale = self.return_scale * cfg.return_norm_decay + (high - low) * (1 - cfg.return_norm_decay)
             self.return_scale.copy_(scale)
-            advantage = (returns - value[:-1]) / torch.clamp(self.return_scale, min=1.0)
+            advantage = (returns - value[:-1]) / torch.clamp(self.return_scale, min=cfg.return_norm_limit)
 
         actor_loss = -(weight * (traj["log_prob"] * advantage + cfg.entropy * traj["entropy"])).mean()
         self.actor_opt.zero_grad(set_to_none=True)
@@ -147,7 +136,8 @@ class ActorCritic(nn.Module):
         self.actor_opt.step()
 
         critic_logits = self.critic(z_flat[:-1].detach())
-        critic_loss = (weight * two_hot_loss(critic_logits, returns, self.critic.bins)).mean()
+        critic_loss = (weight * (two_hot_loss(critic_logits, returns, self.critic.bins)
+                                 + cfg.slow_reg * two_hot_loss(critic_logits, slow_value[:-1], self.critic.bins))).mean()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
@@ -162,6 +152,7 @@ class ActorCritic(nn.Module):
             "policy/imagined_reward": reward.mean().item(),
             "policy/imagined_return": returns[0].mean().item(),
             "policy/entropy": traj["entropy"].mean().item(),
+            "policy/action_std": traj["std"].mean().item(),
             "policy/return_scale": float(self.return_scale),
         }
 
@@ -172,7 +163,7 @@ def train_actor_critic(
     start_posteriors: torch.Tensor,
     updates: int,
     agent: ActorCritic | None = None,
-    cfg: ActorCriticConfig | None = None,
+    cfg: PolicyConfig | None = None,
     reward_fn: RewardFn | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -183,11 +174,10 @@ def train_actor_critic(
     from tqdm import tqdm
 
     from redraw_trainer.devices import generator as seeded_generator, module_device
-    from redraw_trainer.posteriors import sample_one_hot
 
     m = model.cfg
     device = module_device(model)
-    agent = (agent or ActorCritic(m.groups, m.classes, m.action_dim, cfg or ActorCriticConfig())).to(device)
+    agent = (agent or ActorCritic(m.groups, m.classes, m.action_dim, cfg or PolicyConfig())).to(device)
     start_posteriors = start_posteriors.to(device)
     generator = seeded_generator(seed, device)
     model.requires_grad_(False)

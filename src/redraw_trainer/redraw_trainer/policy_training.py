@@ -23,7 +23,7 @@ def train_policy(model: WorldModel, dynamics: nn.Module, starts: SequenceData, c
     """Actor-critic in imagination from the posteriors of `starts` (target frames); logs to `name`.jsonl."""
     log = MetricsLog(run_dir, f"{name}_policy.jsonl", tensorboard=False)
     agent = train_actor_critic(model, dynamics, encode_posteriors(model, starts), cfg.policy.updates,
-                               cfg=cfg.actor_critic(), seed=cfg.seed, progress=progress, on_log=log.write,
+                               cfg=cfg.policy, seed=cfg.seed, progress=progress, on_log=log.write,
                                log_every=max(cfg.policy.updates // 30, 1))
     log.close()
     return agent

@@ -85,7 +85,7 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
                                     model.encoder.embed_dim, p.ensemble_members, cfg.model.hidden)
             losses = train_disagreement(model, ensemble, data, p.ensemble_updates, seed=cfg.seed + round_)
             starts = encode_posteriors(model, data)
-            agent = train_actor_critic(model, model.dynamics, starts, p.explore_updates, cfg=cfg.actor_critic(),
+            agent = train_actor_critic(model, model.dynamics, starts, p.explore_updates, cfg=cfg.policy,
                                        reward_fn=ensemble.intrinsic_reward, seed=cfg.seed + round_, progress=progress)
             save_policy(explorer, model, cfg, agent.actor, agent.cfg, extra={"role": "plan2explore explorer"})
             log.write(round_, {"explore/ensemble_loss_first": losses[0], "explore/ensemble_loss_last": losses[-1]})
@@ -105,7 +105,7 @@ def task_policy_phase(model: WorldModel, data: SequenceData, jobs: list[CollectJ
     if not policy_path.exists():
         policy_log = MetricsLog(run_dir, "policy.jsonl", tensorboard=False)
         agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data),
-                                   cfg.policy.updates if updates is None else updates, cfg=cfg.actor_critic(),
+                                   cfg.policy.updates if updates is None else updates, cfg=cfg.policy,
                                    seed=cfg.seed, progress=progress, on_log=policy_log.write)
         policy_log.close()
         save_policy(policy_path, model, cfg, agent.actor, agent.cfg, extra={"role": "task policy, source sim"})

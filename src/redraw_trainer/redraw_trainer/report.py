@@ -59,6 +59,10 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
                    "Dynamics adaptation on target data", log_y=True)
     _method_curves(policy_curves or {}, "policy/imagined_return", out / "policy_curves.png", "actor-critic update",
                    "imagined return", "Policy training in imagination", marker=".")
+    _method_curves(policy_curves or {}, "policy/entropy", out / "policy_entropy.png", "actor-critic update",
+                   "policy entropy (nats, 2 action dims)", "Policy entropy during training", marker=".")
+    _method_curves(policy_curves or {}, "policy/imagined_reward", out / "policy_reward.png", "actor-critic update",
+                   "imagined reward per step", "Imagined reward along the policy's own rollouts", marker=".")
     image_strip(strip, out / "imagined_vs_real.png",
                 "Held-out target frames vs open-loop imagination from the same start frame t and actions", first_step=1)
     demo = results["config"]["demo"]
@@ -81,6 +85,10 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
         "Policy learning curves (first seed): mean imagined λ-return at the start states, per actor-critic update, "
         "inside each method's own model. The curve also rises while the critic warms up from zero, so it does "
         "not show that the actor improves; the returns in the target simulator (the table) do.", "",
+        "![entropy](policy_entropy.png) ![imagined reward](policy_reward.png)", "",
+        "Policy entropy (falls as the actor commits) and the mean imagined reward per step along the actor's own "
+        "imagined rollouts (rises as it finds what the reward head pays for), per update.", "",
+        reward_check_text(results), "",
         "![strip](imagined_vs_real.png)", "",
         "Top row: real held-out target frames 1 to 8 steps after a start frame t. Below: frames decoded from "
         "open-loop rollouts of the unadapted and the ReDRAW-rectified dynamics, from frame t and the recorded "
@@ -90,6 +98,25 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
     ]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return table
+
+
+def reward_check_text(results: dict[str, Any]) -> str:
+    """The reward check per method (first seed): can imagination tell driving from standing from leaving?"""
+    rows = [(n, m["reward_check"][0]) for n, m in results["methods"].items() if m.get("reward_check")]
+    if not rows:
+        return ""
+    first = rows[0][1]["scenarios"]
+    lines = ["Reward check (first seed): fresh target episodes of 3 s per behaviour — *drive* (the lane PD, reversed "
+             "steering undone), *stand* still, *leave* the road (a hard turn). True return, and the return each "
+             "model imagines open-loop from the first frame under the same commands (reward head on imagined states, "
+             "weighted by predicted continuation). A policy can only learn what this separates.", "",
+             "| model | " + " | ".join(f"{k}: imagined (true {v['true_return']:.1f})" for k, v in first.items())
+             + " | per-step reward correlation (real frames) |",
+             "|---" * (len(first) + 2) + "|"]
+    for name, check in rows:
+        cells = " | ".join(f"{v['imagined_return']:.1f}" for v in check["scenarios"].values())
+        lines.append(f"| {LABELS.get(name, name)} | {cells} | {check['step_correlation']:.2f} |")
+    return "\n".join(lines)
 
 
 def _camera_text(check: dict[str, Any] | None) -> str:

@@ -1,8 +1,9 @@
 """Refit a pretrained world model's reward head to a changed task reward, without re-pretraining.
 
-The reward head reads only the latent z, so a new reward needs new labels, not a new world model:
-drive the source simulator with the pretraining behaviours (the current reward labels each step),
-encode the frames with the frozen encoder, and fit the head with the pretraining loss (symlog two-hot
+The reward head reads only the latent z and the command that led into the frame, so a new reward (or a
+head that reads new inputs, `RefitConfig.inputs`) needs new labels, not a new world model: drive the
+source simulator with the pretraining behaviours (the current reward labels each step), encode the
+frames with the frozen encoder, and fit the head with the pretraining loss (symlog two-hot
 cross-entropy). Encoder, decoder, dynamics and continuation head stay bit for bit what they were.
 `refit_reward` then retrains the source task policy and re-evaluates it, like the end of `pretrain`.
 """
@@ -19,9 +20,9 @@ from tqdm import tqdm
 
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator, module_device
-from redraw_trainer.distributions import two_hot_loss
+from redraw_trainer.distributions import mode_one_hot, two_hot_loss
 from redraw_trainer.posteriors import encode_posteriors, sample_one_hot
-from redraw_trainer.world_model import WorldModel
+from redraw_trainer.world_model import WorldModel, new_reward_head
 
 
 @dataclass
@@ -31,6 +32,7 @@ class RefitConfig:
     lr: float = 1e-3
     holdout_fraction: float = 0.1
     log_every: int = 100
+    inputs: str = "z_action"  # what the refitted head reads (model.reward_inputs); a change builds a new head
 
 
 def reward_mismatch(ckpt: dict[str, Any], path: str | Path) -> str | None:
@@ -46,12 +48,16 @@ def reward_mismatch(ckpt: dict[str, Any], path: str | Path) -> str | None:
             f"{current}; imagined rewards will not match. Run `redraw refit-reward --model {path} --out ...`.")
 
 
-def reward_error(model: WorldModel, cache: torch.Tensor, reward: np.ndarray) -> float:
-    """Mean |predicted - labelled| reward over cached posteriors (posterior modes)."""
+def predicted_rewards(model: WorldModel, cache: torch.Tensor, action: np.ndarray) -> np.ndarray:
+    """The reward head's prediction at the posterior modes of cached frames, given the commands into them."""
     with torch.no_grad():
-        z = torch.nn.functional.one_hot(cache.argmax(-1), cache.shape[-1]).float()
-        predicted = model.reward(z).cpu().numpy()
-    return float(np.abs(predicted - reward).mean())
+        z = mode_one_hot(cache)
+        return model.reward(z, torch.from_numpy(action).to(z.device)).cpu().numpy()
+
+
+def reward_error(model: WorldModel, cache: torch.Tensor, action: np.ndarray, reward: np.ndarray) -> float:
+    """Mean |predicted - labelled| reward over cached posteriors (posterior modes)."""
+    return float(np.abs(predicted_rewards(model, cache, action) - reward).mean())
 
 
 def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, seed: int = 0,
@@ -60,6 +66,9 @@ def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, s
     device = module_device(model)
     model.eval()
     model.requires_grad_(False)
+    if model.cfg.reward_inputs != cfg.inputs:
+        model.cfg.reward_inputs = cfg.inputs
+        model.reward_head = new_reward_head(model.cfg).to(device)
     model.reward_head.requires_grad_(True)
     cache = encode_posteriors(model, data)
     rng = np.random.default_rng(seed)
@@ -67,19 +76,20 @@ def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, s
     n_hold = max(1, int(len(data) * cfg.holdout_fraction))
     hold, train = order[:n_hold], order[n_hold:]
     rewards = torch.from_numpy(data.reward.astype(np.float32)).to(device)
+    actions = torch.from_numpy(data.action.astype(np.float32)).to(device)
     generator = seeded_generator(seed, device)
     optimizer = torch.optim.Adam(model.reward_head.parameters(), lr=cfg.lr)
-    history = [{"step": 0, "refit/holdout_abs_error": reward_error(model, cache[hold], data.reward[hold])}]
+    history = [{"step": 0, "refit/holdout_abs_error": reward_error(model, cache[hold], data.action[hold], data.reward[hold])}]
     for step in tqdm(range(1, cfg.steps + 1), desc="reward head", disable=not progress, leave=False):
         rows = torch.from_numpy(rng.choice(train, cfg.batch_size)).to(device)
         z = sample_one_hot(cache[rows], generator)
-        loss = two_hot_loss(model.reward_head(z.flatten(-2)), rewards[rows], model.reward_bins).mean()
+        loss = two_hot_loss(model.reward_logits(z, actions[rows]), rewards[rows], model.reward_bins).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if step % cfg.log_every == 0 or step == cfg.steps:
             history.append({"step": step, "refit/loss": loss.item(),
-                            "refit/holdout_abs_error": reward_error(model, cache[hold], data.reward[hold])})
+                            "refit/holdout_abs_error": reward_error(model, cache[hold], data.action[hold], data.reward[hold])})
     model.requires_grad_(False)
     return history
 

@@ -2,7 +2,9 @@
 
     posterior  q(z_t | x_t)                          CNN encoder -> G categoricals x K classes
     prior      p(z_t | z_{t-1}, a_{t-1}, b_{t-1})    MLP; b_{t-1} = previous prior probabilities
-    decoder    x_t ~ N(dec(z_t), 1)                  reward (symlog two-hot) and continue heads on z_t
+    decoder    x_t ~ N(dec(z_t), 1)                  continue head on z_t
+    reward     r_t ~ twohot(z_t, a_{t-1})             symlog two-hot; reads the command that led into frame t
+                                                    (cfg.reward_inputs = "z_action"), or z_t alone ("z")
 
 The prior carries its previous probabilities as the belief b, so it is scanned over time even though
 there is no GRU. Shapes: B batch, T time, G groups, K classes, A action dims, image H = W = S.
@@ -91,6 +93,31 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * mask).sum() / mask.sum().clamp(min=1.0)
 
 
+REWARD_INPUTS = ("z", "z_action")
+
+
+def new_reward_head(cfg: ModelConfig) -> nn.Module:
+    """A reward head for `cfg.reward_inputs`, output layer zeroed (predicts 0 until trained), as DreamerV3."""
+    if cfg.reward_inputs not in REWARD_INPUTS:
+        raise ValueError(f"model.reward_inputs: expected one of {REWARD_INPUTS}, got {cfg.reward_inputs!r}")
+    extra = cfg.action_dim if cfg.reward_inputs == "z_action" else 0
+    head = mlp(cfg.groups * cfg.classes + extra, cfg.hidden, cfg.head_layers, cfg.reward_bins)
+    nn.init.zeros_(head[-1].weight)
+    nn.init.zeros_(head[-1].bias)
+    return head
+
+
+def reward_input(cfg: ModelConfig, z: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
+    """The reward head's input: flattened z, with the action beside it when the head reads it."""
+    flat = z.flatten(-2)
+    if cfg.reward_inputs == "z":
+        return flat
+    if action is None:
+        raise ValueError("this world model's reward head reads the action that led into the frame "
+                         "(model.reward_inputs = 'z_action'); pass it")
+    return torch.cat([flat, action.to(flat.dtype)], -1)
+
+
 class WorldModel(nn.Module):
     """DRAW world model. `loss(batch)` returns the named losses; `dynamics` is swappable (adaptation)."""
 
@@ -102,11 +129,9 @@ class WorldModel(nn.Module):
         self.posterior_head = mlp(self.encoder.embed_dim, cfg.hidden, 1, latent)
         self.dynamics = PriorDynamics(cfg)
         self.decoder = Decoder(latent, cfg.image_size, cfg.cnn_depth)
-        self.reward_head = mlp(latent, cfg.hidden, cfg.head_layers, cfg.reward_bins)
+        self.reward_head = new_reward_head(cfg)
         self.cont_head = mlp(latent, cfg.hidden, cfg.head_layers, 1)
         self.register_buffer("reward_bins", bins(cfg.reward_bins), persistent=False)
-        nn.init.zeros_(self.reward_head[-1].weight)
-        nn.init.zeros_(self.reward_head[-1].bias)
 
     def embed(self, image: torch.Tensor) -> torch.Tensor:
         """(..., S, S, 3) uint8 -> (..., E)."""
@@ -123,9 +148,13 @@ class WorldModel(nn.Module):
         """One prior step with any dynamics: -> log-probs (B, G, K)."""
         return unimix_logits(dynamics(z_prev, action, belief_prev), self.cfg.unimix)
 
-    def reward(self, z: torch.Tensor) -> torch.Tensor:
-        """Predicted reward of arriving in state z: (..., G, K) -> (...)."""
-        return two_hot_mean(self.reward_head(z.flatten(-2)), self.reward_bins)
+    def reward_logits(self, z: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
+        """Reward-head logits for arriving in z (..., G, K) by `action` (..., A), the command that led there."""
+        return self.reward_head(reward_input(self.cfg, z, action))
+
+    def reward(self, z: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted reward of arriving in state z by `action`: (..., G, K), (..., A) -> (...)."""
+        return two_hot_mean(self.reward_logits(z, action), self.reward_bins)
 
     def cont(self, z: torch.Tensor) -> torch.Tensor:
         """Probability the episode continues after state z."""
@@ -156,7 +185,8 @@ class WorldModel(nn.Module):
         target = image_to_input(image.reshape(-1, *image.shape[2:]))
         losses = {
             "recon": ((recon - target) ** 2).sum((1, 2, 3)).mean(),
-            "reward": two_hot_loss(self.reward_head(flat_z), batch["reward"].reshape(-1), self.reward_bins).mean(),
+            "reward": two_hot_loss(self.reward_logits(z, action).reshape(batch_size * steps, -1),
+                                   batch["reward"].reshape(-1), self.reward_bins).mean(),
             "cont": F.binary_cross_entropy_with_logits(
                 self.cont_head(flat_z).squeeze(-1), 1.0 - batch["is_terminal"].reshape(-1).float()
             ),

@@ -56,7 +56,7 @@ def test_train_adapt_imagine_export_on_one_device(tmp_path, device):
     dynamics, _ = load_adapter(tmp_path / "residual.pt", loaded)
     assert {p.device.type for p in dynamics.parameters()} == {"cpu"}
 
-    agent = train_actor_critic(model, result.dynamics, encode_posteriors(model, data), 2, cfg=cfg.actor_critic(),
+    agent = train_actor_critic(model, result.dynamics, encode_posteriors(model, data), 2, cfg=cfg.policy,
                                progress=False)
     assert module_device(agent).type == device
     diff = export_onnx(model, agent.actor, tmp_path / "policy.onnx", None)

@@ -8,7 +8,8 @@ from redraw_perception import ContractError, PreprocessConfig
 from redraw_policy.runtime import OnnxPolicy
 from redraw_trainer.config import load_config
 from redraw_trainer.export import FrameToAction, export_onnx
-from redraw_trainer.imagination import Actor, ActorCriticConfig
+from redraw_trainer.config import PolicyConfig
+from redraw_trainer.imagination import Actor
 from redraw_trainer.world_model import WorldModel
 
 
@@ -17,7 +18,7 @@ def model_and_actor():
     torch.manual_seed(0)
     cfg = load_config(["tiny"], ["model.image_size=64"])
     model = WorldModel(cfg.model).eval()
-    actor = Actor(cfg.model.groups * cfg.model.classes, 2, ActorCriticConfig(hidden=32))
+    actor = Actor(cfg.model.groups * cfg.model.classes, 2, PolicyConfig(hidden=32))
     return model, actor
 
 

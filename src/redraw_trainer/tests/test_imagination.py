@@ -6,7 +6,8 @@ import torch
 
 from redraw_trainer.agent import FramePolicy
 from redraw_trainer.envs.point import PointEnv
-from redraw_trainer.imagination import ActorCriticConfig, lambda_returns, train_actor_critic
+from redraw_trainer.config import PolicyConfig
+from redraw_trainer.imagination import lambda_returns, train_actor_critic
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.rollout import run_episodes
 
@@ -27,7 +28,7 @@ def test_lambda_returns_match_a_hand_computation():
 def test_actor_trained_in_imagination_beats_random_in_the_real_task(pretrained):
     starts = encode_posteriors(pretrained, point_data(2000, seed=5))
     agent = train_actor_critic(pretrained, pretrained.dynamics, starts, 300,
-                               cfg=ActorCriticConfig(hidden=64, batch_size=128, horizon=10), seed=0, progress=False)
+                               cfg=PolicyConfig(hidden=64, batch_size=128, horizon=10), seed=0, progress=False)
     env = PointEnv()
     rng = np.random.default_rng(0)
     random_return = run_episodes(env, lambda o, i: rng.uniform(-1, 1, 2), 10).mean

@@ -50,3 +50,20 @@ def test_a_model_whose_reward_head_learned_another_reward_is_flagged():
     assert "refit-reward" in reward_mismatch({"reward": {**current, "alive_bonus": 0.0}}, "m.pt")
     assert "unrecorded" in reward_mismatch({}, "m.pt")
     assert reward_mismatch({"config": {"pretrain": {"domain": "point"}}}, "m.pt") is None
+
+
+def test_a_reward_head_that_reads_the_command_learns_a_reward_one_frame_cannot_show(pretrained):
+    """Speed is invisible in one frame: a reward paid for the command into the frame (as progress is) is
+    learned by a head reading (z, action) and not by one reading z alone; the head is rebuilt for its inputs."""
+    data = point_data(2_000, seed=5)
+    speed_paid = dataclasses.replace(data, reward=(2.0 * data.action[:, 0]).astype("float32"))
+    errors = {}
+    for inputs in ("z", "z_action"):
+        model = copy.deepcopy(pretrained)
+        model.cfg = dataclasses.replace(model.cfg)
+        torch.manual_seed(0)
+        history = refit_reward_head(model, speed_paid, RefitConfig(steps=400, batch_size=256, log_every=400,
+                                                                   inputs=inputs), progress=False)
+        assert model.cfg.reward_inputs == inputs
+        errors[inputs] = history[-1]["refit/holdout_abs_error"]
+    assert errors["z_action"] < 0.3 * errors["z"], errors
