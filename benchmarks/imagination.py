@@ -16,9 +16,8 @@ import time
 import torch
 
 from redraw_trainer.config import load_config
-from redraw_trainer.distributions import unimix_logits
+from redraw_trainer.distributions import sample_one_hot, unimix_logits
 from redraw_trainer.imagination import ActorCritic
-from redraw_trainer.posteriors import sample_one_hot
 from redraw_trainer.world_model import WorldModel
 
 

@@ -17,7 +17,8 @@ import torch
 from redraw_trainer.adapt import build_dynamics, dynamics_kl_loss
 from redraw_trainer.config import load_config
 from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.posteriors import encode_posteriors, sample_one_hot, windows_with_cache
+from redraw_trainer.distributions import sample_one_hot
+from redraw_trainer.posteriors import encode_posteriors, windows_with_cache
 from redraw_trainer.world_model import WorldModel
 
 

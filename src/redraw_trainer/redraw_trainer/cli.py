@@ -119,18 +119,23 @@ def check_paper_model(path: str) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from redraw_trainer.demo import DemoConfig, run_demo
+    from redraw_trainer.report import comparisons_text
 
-    demo = DemoConfig(model=args.model or "models/source_small.pt", out=args.out, gap=args.gap, transitions=args.transitions,
+    demo = DemoConfig(model=args.model or DemoConfig.model, out=args.out, gap=args.gap, transitions=args.transitions,
                       episodes=args.episodes, episode_steps=args.episode_steps, seeds=args.seeds, seed=args.seed,
-                      workers=args.workers, oracle_steps=args.oracle_steps)
+                      workers=args.workers, oracle_steps=args.oracle_steps, adapt_steps=args.adapt_steps,
+                      policy_updates=args.policy_updates, policy_batch=args.policy_batch)
     overrides = list(args.set)
     if args.scale == "paper":  # a GPU workstation: a paper-size model and the paper preset's budgets
         demo.model = args.model or PAPER_MODEL
+        demo.preset = "paper"
         check_paper_model(demo.model)
         demo.policy_updates, demo.policy_batch, demo.adapt_steps, demo.oracle_steps = 20_000, 1024, 20_000, 20_000
         demo.transitions, demo.episodes = 40_000, 50
     outcome = run_demo(demo, overrides, progress=not args.quiet)
     print(outcome["table"])
+    print()
+    print(comparisons_text(outcome["results"]))
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 
@@ -252,6 +257,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     from redraw_trainer.train import load_world_model
 
     model, cfg, ckpt = load_world_model(args.model)
+    cfg.policy = load_config([args.preset]).policy  # the actor-critic is trained anew: the preset's settings
     apply_overrides(cfg, args.set)
     model.to(resolve_device(cfg.device))
     dynamics = load_adapter(args.residual, model)[0] if args.residual else model.dynamics
@@ -314,6 +320,8 @@ def _bag_read_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from redraw_trainer.demo import DemoConfig
+
     parser = argparse.ArgumentParser(prog="redraw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -368,7 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out` (any method)")
     p.add_argument("--data", required=True, help="start frames: dataset .npz or bag directory")
     p.add_argument("--out", required=True, help="policy .pt path; the .onnx is written beside it")
-    p.add_argument("--set", action="append", default=[])
+    p.add_argument("--preset", default="small", help="actor-critic settings (policy.*) from this preset (default small)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override, e.g. policy.updates=3000 (see configs/presets.yaml)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_train_policy)
 
@@ -419,17 +429,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("demo", help="the sim-to-real pipeline end to end; prints a results table, writes a report")
+    d = DemoConfig()
     p.add_argument("--model", default=None,
-                   help=f"source world model (default: models/source_small.pt; with --scale paper: {PAPER_MODEL})")
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--gap", default="steering_reversed,trim=0.1")
-    p.add_argument("--transitions", type=int, default=10_000)
-    p.add_argument("--episodes", type=int, default=20)
-    p.add_argument("--episode-steps", type=int, default=200)
-    p.add_argument("--oracle-steps", type=int, default=600)
-    p.add_argument("--seeds", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2)
+                   help=f"source world model (default: {d.model}; with --scale paper: {PAPER_MODEL})")
+    p.add_argument("--out", default=d.out, help=f"run folder: bag, policies, report (default {d.out})")
+    p.add_argument("--gap", default=d.gap, help=f"the target's reality gap (default '{d.gap}'; 'none' = source)")
+    p.add_argument("--transitions", type=int, default=d.transitions, help=f"target transitions recorded (default {d.transitions})")
+    p.add_argument("--episodes", type=int, default=d.episodes, help=f"evaluation episodes per policy and seed (default {d.episodes})")
+    p.add_argument("--episode-steps", type=int, default=d.episode_steps,
+                   help=f"steps per evaluation episode at 10 Hz (default {d.episode_steps} = {d.episode_steps / 10:g} s)")
+    p.add_argument("--oracle-steps", type=int, default=d.oracle_steps,
+                   help=f"oracle world-model updates (default {d.oracle_steps})")
+    p.add_argument("--adapt-steps", type=int, default=d.adapt_steps, help=f"adaptation updates per method (default {d.adapt_steps})")
+    p.add_argument("--policy-updates", type=int, default=d.policy_updates,
+                   help=f"actor-critic updates per method and seed (default {d.policy_updates})")
+    p.add_argument("--policy-batch", type=int, default=d.policy_batch,
+                   help=f"imagined trajectories per actor-critic update (default {d.policy_batch})")
+    p.add_argument("--seeds", type=int, default=d.seeds, help="seeds (adaptation + policy per seed; one target bag)")
+    p.add_argument("--seed", type=int, default=d.seed, help="first seed")
+    p.add_argument("--workers", type=int, default=d.workers, help=f"simulator processes (default {d.workers})")
     p.add_argument("--scale", choices=["small", "paper"], default="small",
                    help="small: this CPU's budgets and the shipped small model; paper: the paper preset's model "
                         "sizes and budgets (GPU; needs a paper-size model, see --model)")

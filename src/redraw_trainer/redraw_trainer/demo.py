@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from redraw_trainer.adapt import adapt, teacher_forced_kl
-from redraw_trainer.config import Config, apply_overrides
+from redraw_trainer.config import Config, apply_overrides, load_config
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
 from redraw_trainer.devices import module_device, resolve_device
@@ -52,6 +52,7 @@ class DemoConfig:
     model: str = "models/source_small.pt"
     out: str = "runs/demo"
     gap: str = "steering_reversed,trim=0.1"
+    preset: str = "small"  # actor-critic settings (policy.*) come from this preset; the world model brings its own
     transitions: int = 10_000
     behaviour: str = "operator;operator;smooth"  # reward-free target driving, taken in turn episode by episode
     episodes: int = 20
@@ -205,6 +206,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     out = Path(demo.out)
     out.mkdir(parents=True, exist_ok=True)
     model, cfg, ckpt = load_world_model(demo.model)
+    cfg.policy = load_config([demo.preset]).policy  # the actor-critic is trained anew: today's preset, not the model's
     apply_overrides(cfg, [f"policy.updates={demo.policy_updates}", f"policy.batch_size={demo.policy_batch}",
                           f"adapt.steps={demo.adapt_steps}", *overrides])
     device = resolve_device(cfg.device)

@@ -19,12 +19,23 @@ def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
     return torch.log(probs)
 
 
+def sample_index(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A class index per categorical (last axis) by inverse CDF: one uniform per categorical, a cumsum and a
+    count; several times faster than `torch.multinomial` on many small categoricals (benchmarks/imagination.py)."""
+    cdf = probs.detach().cumsum(-1)
+    u = torch.rand(*probs.shape[:-1], 1, generator=generator, device=probs.device, dtype=cdf.dtype) * cdf[..., -1:]
+    return (cdf < u).sum(-1).clamp(max=probs.shape[-1] - 1)
+
+
+def sample_one_hot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One-hot sample per categorical (last axis), no gradient."""
+    return F.one_hot(sample_index(log_probs.exp(), generator), log_probs.shape[-1]).float()
+
+
 def straight_through_sample(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """One-hot sample per categorical (last axis) whose gradient is that of the probabilities."""
     probs = log_probs.exp()
-    flat = probs.reshape(-1, probs.shape[-1])
-    index = torch.multinomial(flat.detach(), 1, generator=generator).reshape(probs.shape[:-1])
-    one_hot = F.one_hot(index, probs.shape[-1]).to(probs.dtype)
+    one_hot = F.one_hot(sample_index(probs, generator), probs.shape[-1]).to(probs.dtype)
     return one_hot + probs - probs.detach()
 
 

@@ -16,8 +16,8 @@ from torch import nn
 
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator
-from redraw_trainer.distributions import categorical_kl, straight_through_sample
-from redraw_trainer.posteriors import encode_posteriors, sample_one_hot
+from redraw_trainer.distributions import categorical_kl, sample_one_hot, straight_through_sample
+from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.world_model import WorldModel, scan_prior
 
 

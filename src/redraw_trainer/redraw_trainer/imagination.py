@@ -18,9 +18,8 @@ import torch
 from torch import nn
 
 from redraw_trainer.config import PolicyConfig
-from redraw_trainer.distributions import bins, straight_through_sample, two_hot_loss, two_hot_mean
+from redraw_trainer.distributions import bins, sample_one_hot, straight_through_sample, two_hot_loss, two_hot_mean
 from redraw_trainer.nets import mlp
-from redraw_trainer.posteriors import sample_one_hot
 from redraw_trainer.world_model import WorldModel
 
 RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (z_prev, action, z_next) -> reward
@@ -32,9 +31,9 @@ class Actor(nn.Module):
     def __init__(self, latent: int, action_dim: int, cfg: PolicyConfig) -> None:
         super().__init__()
         self.net = mlp(latent, cfg.hidden, cfg.layers, 2 * action_dim)
-        with torch.no_grad():  # DreamerV3's output scale 0.01: start near mean 0, std 0.89 of max
-            self.net[-1].weight.mul_(0.01)
-            self.net[-1].bias.zero_()
+        with torch.no_grad():  # DreamerV3's output scale: start near mean 0, std 0.89 of max
+            self.net[-1].weight.mul_(cfg.actor_outscale)
+            self.net[-1].bias.mul_(cfg.actor_outscale)
         self.min_std, self.max_std = cfg.min_std, cfg.max_std
         self.action_dim = action_dim
 
@@ -95,8 +94,9 @@ class ActorCritic(nn.Module):
         z, belief = start_z, start_belief
         for _ in range(horizon):
             policy = self.actor(z.detach().flatten(-2))
-            action = policy.sample().clamp(-1.0, 1.0)  # executed action: what the dynamics and the robot get
-            log_probs.append(policy.log_prob(action).sum(-1))
+            sample = policy.sample()
+            action = sample.clamp(-1.0, 1.0)  # executed action: what the dynamics and the robot get
+            log_probs.append(policy.log_prob(action if self.cfg.executed_log_prob else sample).sum(-1))
             entropies.append(policy.entropy().sum(-1))
             stds.append(policy.stddev.detach())
             with torch.no_grad():
@@ -147,11 +147,11 @@ class ActorCritic(nn.Module):
                 slow.mul_(cfg.slow_critic_decay).add_(fast, alpha=1 - cfg.slow_critic_decay)
         self.updates += 1
         return {
-            "policy/actor_loss": actor_loss.item(),
-            "policy/critic_loss": critic_loss.item(),
+            "policy/actor_loss": actor_loss.detach().item(),
+            "policy/critic_loss": critic_loss.detach().item(),
             "policy/imagined_reward": reward.mean().item(),
             "policy/imagined_return": returns[0].mean().item(),
-            "policy/entropy": traj["entropy"].mean().item(),
+            "policy/entropy": traj["entropy"].detach().mean().item(),
             "policy/action_std": traj["std"].mean().item(),
             "policy/return_scale": float(self.return_scale),
         }

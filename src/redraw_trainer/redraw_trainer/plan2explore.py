@@ -10,7 +10,7 @@ from torch import nn
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import module_device
 from redraw_trainer.nets import mlp
-from redraw_trainer.posteriors import sample_one_hot
+from redraw_trainer.distributions import sample_one_hot
 from redraw_trainer.world_model import WorldModel, dynamics_mask, masked_mean
 
 

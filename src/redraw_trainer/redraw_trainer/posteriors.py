@@ -7,6 +7,7 @@ import torch
 
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import module_device
+from redraw_trainer.distributions import sample_one_hot
 from redraw_trainer.world_model import WorldModel
 
 
@@ -20,13 +21,6 @@ def encode_posteriors(model: WorldModel, data: SequenceData, batch: int = 256) -
     if not out:
         return torch.zeros(0, model.cfg.groups, model.cfg.classes, device=device)
     return torch.cat(out)
-
-
-def sample_one_hot(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Categorical sample per group from cached log-probs, one-hot, no gradient."""
-    flat = log_probs.exp().reshape(-1, log_probs.shape[-1])
-    index = torch.multinomial(flat, 1, generator=generator).reshape(log_probs.shape[:-1])
-    return torch.nn.functional.one_hot(index, log_probs.shape[-1]).float()
 
 
 def windows_with_cache(

@@ -14,6 +14,42 @@ LABELS = {"zero_shot": "zero-shot (sim model)", "residual": "ReDRAW (residual)",
           "new_dynamics": "new dynamics", "oracle": "oracle (target model)"}
 
 
+def ci95(values: Any) -> float:
+    """Half-width of the normal-approximation 95% interval of the mean."""
+    values = np.asarray(values, float)
+    return float(1.96 * values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+def paired_differences(results: dict[str, Any], method: str = "residual") -> dict[str, dict[str, float]]:
+    """`method` minus each other method, paired by (seed, episode): every policy meets the same starts, so
+    the per-episode difference removes the start's own difficulty. Mean and 95% half-width, distance and return."""
+    base = results["methods"].get(method, {})
+    out = {}
+    for name, entry in results["methods"].items():
+        if name == method or not entry.get("distance") or len(entry["distance"]) != len(base.get("distance", [])):
+            continue
+        row = {"n": len(entry["distance"])}
+        for key in ("distance", "returns"):
+            diff = np.asarray(base[key], float) - np.asarray(entry[key], float)
+            row[key], row[f"{key}_ci95"] = float(diff.mean()), ci95(diff)
+        out[name] = row
+    return out
+
+
+def comparisons_text(results: dict[str, Any], method: str = "residual") -> str:
+    rows = paired_differences(results, method)
+    if not rows:
+        return ""
+    seeds = results["config"]["demo"]["seeds"] if "config" in results else "?"
+    lines = [f"{LABELS.get(method, method)} minus each method, paired by seed and start ({seeds} seed(s)); "
+             "mean ± 95% interval; an interval that excludes 0 is a difference these runs show:", "",
+             "| compared with | pairs | distance (m) | return |", "|---|---|---|---|"]
+    for name, r in rows.items():
+        lines.append(f"| {LABELS.get(name, name)} | {r['n']} | {r['distance']:+.2f} ± {r['distance_ci95']:.2f} | "
+                     f"{r['returns']:+.1f} ± {r['returns_ci95']:.1f} |")
+    return "\n".join(lines)
+
+
 def summarise(entry: dict[str, Any]) -> dict[str, float]:
     returns = np.array(entry.get("returns", []), float)
     n = len(returns)
@@ -21,9 +57,10 @@ def summarise(entry: dict[str, Any]) -> dict[str, float]:
     return {
         "n": n,
         "mean": float(returns.mean()) if n else float("nan"),
-        "ci95": float(1.96 * returns.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan"),
+        "ci95": ci95(returns),
         "lane_time": float(np.mean(entry.get("lane_time", [np.nan]))),
         "distance": float(np.mean(entry.get("distance", [np.nan]))),
+        "distance_ci95": ci95(entry.get("distance", [])),
         "kl_h1": float(kl[0]),
         "kl_mean": float(kl.mean()),
         "heldout_kl": float(np.mean(entry.get("heldout_kl", [np.nan]))),
@@ -32,13 +69,13 @@ def summarise(entry: dict[str, Any]) -> dict[str, float]:
 
 
 def results_table(results: dict[str, Any]) -> str:
-    lines = ["| method | return (mean ± 95% CI) | episodes | distance along lane (m) | lane-keeping time (s) "
+    lines = ["| method | return (mean ± 95% CI) | episodes | distance along lane (m, ± 95% CI) | lane-keeping time (s) "
              "| held-out 1-step KL | open-loop KL h=1 | open-loop KL mean | latent accuracy h=1 |",
              "|---|---|---|---|---|---|---|---|---|"]
     for name, entry in results["methods"].items():
         s = summarise(entry)
         own = " (own latents)" if entry.get("own_latent_space") else ""
-        lines.append(f"| {LABELS.get(name, name)} | {s['mean']:.2f} ± {s['ci95']:.2f} | {s['n']} | {s['distance']:.2f} "
+        lines.append(f"| {LABELS.get(name, name)} | {s['mean']:.2f} ± {s['ci95']:.2f} | {s['n']} | {s['distance']:.2f} ± {s['distance_ci95']:.2f} "
                      f"| {s['lane_time']:.1f} | {s['heldout_kl']:.2f}{own} | "
                      f"{s['kl_h1']:.2f} | {s['kl_mean']:.2f} | {s['accuracy_h1']:.3f} |")
     return "\n".join(lines)
@@ -74,6 +111,7 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
         f"exported to ONNX, run through the robot runtime for {demo['episodes']} episodes of up to "
         f"{demo['episode_steps']} steps per seed ({demo['seeds']} seed(s)).", "",
         table, "",
+        comparisons_text(results), "",
         "![returns](returns.png)", "",
         "Return bars: mean episode return in the target simulator with 95% confidence intervals.", "",
         "![open-loop KL](open_loop_kl.png)", "",

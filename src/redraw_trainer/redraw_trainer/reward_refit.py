@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator, module_device
-from redraw_trainer.distributions import mode_one_hot, two_hot_loss
-from redraw_trainer.posteriors import encode_posteriors, sample_one_hot
+from redraw_trainer.distributions import mode_one_hot, sample_one_hot, two_hot_loss
+from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.world_model import WorldModel, new_reward_head
 
 
