@@ -55,7 +55,7 @@ def cmd_refit_reward(args: argparse.Namespace) -> int:
 
     summary = refit_reward(args.model, args.run_dir, args.out, args.transitions, RefitConfig(steps=args.steps),
                            policy_updates=args.policy_updates, eval_episodes=args.eval_episodes, overrides=args.set,
-                           progress=not args.quiet)
+                           progress=not args.quiet, preset=args.preset)
     learning_curves(Path(args.run_dir) / "refit.jsonl", ["refit/holdout_abs_error"], Path(args.run_dir) / "refit.png",
                     title="reward head refit: held-out |predicted - true| reward")
     print(json.dumps({k: {"mean": v["mean"], "ci95": v["ci95"], "mean_distance": v["mean_distance"]}
@@ -337,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the world model with the refitted head (float16, like the shipped one)")
     p.add_argument("--transitions", type=int, default=12_000, help="labelled source transitions to collect")
     p.add_argument("--steps", type=int, default=3000, help="reward-head optimizer steps")
-    p.add_argument("--policy-updates", type=int, default=None, help="task-policy updates (default: the model's preset)")
+    p.add_argument("--policy-updates", type=int, default=None, help="task-policy updates (default: the preset's)")
+    p.add_argument("--preset", default="small", help="task-policy (actor-critic) settings from this preset (default small)")
     p.add_argument("--eval-episodes", type=int, default=None)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--quiet", action="store_true")

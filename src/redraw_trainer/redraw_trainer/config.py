@@ -94,7 +94,8 @@ class PolicyConfig:
     actor_lr: float = 3e-4
     critic_lr: float = 3e-4
     entropy: float = 3e-4  # entropy bonus on the Normal policy
-    executed_log_prob: bool = True  # REINFORCE on log p(clipped sample), the action run; False: the raw sample
+    executed_log_prob: bool = True  # REINFORCE on the likelihood of the clipped action run (censored Normal);
+    # False: of the raw sample, as DreamerV3 (whose world model sees the raw sample; ours sees the clipped one)
     actor_outscale: float = 0.01  # the actor's output layer starts at this scale: mean ~0, std 0.89 of max
     min_std: float = 0.1
     max_std: float = 1.0

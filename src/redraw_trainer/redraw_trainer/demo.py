@@ -60,8 +60,8 @@ class DemoConfig:
     oracle_steps: int = 1000  # full world-model updates, at least the adaptation methods' steps
     camera_check_frames: int = 200  # source frames compared through both camera paths
     reward_check_episodes: int = 5  # target episodes per behaviour (drive / stand / leave) for the reward check
-    policy_updates: int = 300  # per method; the pretrained model's own preset asks for more
-    policy_batch: int = 128
+    policy_updates: int = 1000  # per method and seed; the imagined return and entropy flatten by then (docs/demo-small)
+    policy_batch: int = 256
     adapt_steps: int = 1000
     workers: int = 2
     seeds: int = 1

@@ -63,6 +63,16 @@ class Critic(nn.Module):
         return two_hot_mean(self.net(z_flat), self.bins)
 
 
+def clipped_log_prob(policy: torch.distributions.Normal, action: torch.Tensor, bound: float = 1.0) -> torch.Tensor:
+    """Log-likelihood of an executed action under the policy clipped to [-bound, bound]: the density inside,
+    the whole tail's probability mass at a bound (a censored Normal). The density at the bound would
+    understate how often the policy asks for more than full speed and shrink its std for it."""
+    upper = torch.special.log_ndtr((policy.mean - bound) / policy.stddev)  # log P(sample >= bound)
+    lower = torch.special.log_ndtr((-bound - policy.mean) / policy.stddev)  # log P(sample <= -bound)
+    inside = policy.log_prob(action)
+    return torch.where(action >= bound, upper, torch.where(action <= -bound, lower, inside))
+
+
 def lambda_returns(reward: torch.Tensor, cont: torch.Tensor, value: torch.Tensor, gamma: float, lam: float) -> torch.Tensor:
     """R_t = r_{t+1} + gamma c_{t+1} ((1 - lam) v_{t+1} + lam R_{t+1}); shapes (H, B) -> (H, B); value (H+1, B)."""
     horizon = reward.shape[0]
@@ -96,7 +106,8 @@ class ActorCritic(nn.Module):
             policy = self.actor(z.detach().flatten(-2))
             sample = policy.sample()
             action = sample.clamp(-1.0, 1.0)  # executed action: what the dynamics and the robot get
-            log_probs.append(policy.log_prob(action if self.cfg.executed_log_prob else sample).sum(-1))
+            log_prob = clipped_log_prob(policy, action) if self.cfg.executed_log_prob else policy.log_prob(sample)
+            log_probs.append(log_prob.sum(-1))
             entropies.append(policy.entropy().sum(-1))
             stds.append(policy.stddev.detach())
             with torch.no_grad():

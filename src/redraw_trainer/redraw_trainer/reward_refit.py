@@ -96,12 +96,13 @@ def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, s
 
 def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, transitions: int,
                  refit: RefitConfig | None = None, policy_updates: int | None = None, eval_episodes: int | None = None,
-                 overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
-    """Collect labelled source data, refit the head, write `out`, retrain + evaluate the task policy in `run_dir`.
+                 overrides: list[str] = (), progress: bool = True, preset: str = "small") -> dict[str, Any]:
+    """Collect labelled source data, refit the head, write `out`, retrain + evaluate the task policy in `run_dir`
+    (actor-critic settings from `preset`, as every policy trained anew).
 
     Phases whose output exists in `run_dir` are skipped, so an interrupted run continues.
     """
-    from redraw_trainer.config import apply_overrides
+    from redraw_trainer.config import apply_overrides, load_config
     from redraw_trainer.data.sim_collect import collect_jobs
     from redraw_trainer.devices import resolve_device
     from redraw_trainer.metrics_log import MetricsLog
@@ -112,6 +113,7 @@ def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, t
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model, cfg, ckpt = load_world_model(model_path)
+    cfg.policy = load_config([preset]).policy
     apply_overrides(cfg, list(overrides))
     model.to(resolve_device(cfg.device))
     jobs = seed_jobs(cfg)

@@ -1,5 +1,7 @@
-"""The `redraw` command line: refusals that say what to run instead."""
+"""The `redraw` command line: refusals that say what to run instead, and the reward check."""
 
+import json
+import math
 from pathlib import Path
 
 from redraw_trainer.cli import PAPER_PRETRAIN, main
@@ -16,3 +18,16 @@ def test_demo_at_paper_scale_refuses_the_small_model(capsys):
     assert main(["demo", "--scale", "paper", "--model", str(ROOT / "models/source_small.pt")]) == 2
     err = capsys.readouterr().err
     assert "not a paper-size model" in err and "groups 32 (paper: 256)" in err and PAPER_PRETRAIN in err
+
+
+def test_reward_check_drives_the_three_behaviours_and_prints_what_the_model_predicts(tmp_path, capsys):
+    out = tmp_path / "check.json"
+    assert main(["reward-check", "--model", str(ROOT / "models/source_small.pt"), "--episodes", "1", "--steps", "20",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "| drive |" in text and "| stand |" in text and "| leave |" in text and "correlation" in text
+    result = json.loads(out.read_text())
+    true = {name: f["true_return"] for name, f in result["scenarios"].items()}
+    assert true["drive"] > true["stand"] > true["leave"], true  # the simulator's own ranking of the behaviours
+    assert result["scenarios"]["leave"]["steps"] < 20  # a hard turn leaves the road and ends the episode
+    assert all(math.isfinite(f["imagined_return"]) for f in result["scenarios"].values())

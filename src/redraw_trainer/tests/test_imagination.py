@@ -7,7 +7,7 @@ import torch
 from redraw_trainer.agent import FramePolicy
 from redraw_trainer.envs.point import PointEnv
 from redraw_trainer.config import PolicyConfig
-from redraw_trainer.imagination import lambda_returns, train_actor_critic
+from redraw_trainer.imagination import clipped_log_prob, lambda_returns, train_actor_critic
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.rollout import run_episodes
 
@@ -22,6 +22,18 @@ def test_lambda_returns_match_a_hand_computation():
     last = 2.0 + 0.5 * 20.0
     first = 1.0 + 0.5 * (0.5 * 10.0 + 0.5 * last)
     torch.testing.assert_close(returns, torch.tensor([[first], [last]]))
+
+
+def test_an_action_clipped_at_a_bound_has_the_likelihood_of_the_whole_tail():
+    policy = torch.distributions.Normal(torch.tensor([0.6, -0.2]), torch.tensor([0.5, 0.4]))
+    actions = policy.sample((100_000,), ).clamp(-1.0, 1.0)
+    log_prob = clipped_log_prob(policy, actions)
+    at_top = actions[:, 0] >= 1.0
+    torch.testing.assert_close(log_prob[at_top, 0].exp().mean(), at_top.float().mean(), atol=0.01, rtol=0)
+    at_bottom = actions[:, 1] <= -1.0
+    torch.testing.assert_close(log_prob[at_bottom, 1].exp().mean(), at_bottom.float().mean(), atol=0.01, rtol=0)
+    inside = actions[:, 0].abs() < 1.0
+    torch.testing.assert_close(log_prob[inside, 0], policy.log_prob(actions)[inside, 0])
 
 
 @pytest.mark.slow

@@ -30,14 +30,14 @@ def test_refit_command_writes_a_model_that_differs_only_in_its_reward_head(tmp_p
     source = save_world_model(tmp_path / "source.pt", copy.deepcopy(pretrained), tiny_config, 800)
     out = tmp_path / "refit.pt"
     summary = refit_reward(source, tmp_path / "run", out, transitions=600, refit=RefitConfig(steps=20, batch_size=64),
-                           policy_updates=2, eval_episodes=2, progress=False)
+                           policy_updates=2, eval_episodes=2, progress=False, preset="tiny")
     assert set(summary["source_returns"]) == {"task_policy", "random"}
     refit, _, ckpt = load_world_model(out)
     assert ckpt["reward_refit"]["from"] == str(source)
     old = pretrained.state_dict()
     changed = {k for k, v in refit.state_dict().items() if not torch.allclose(v, old[k].half().float())}
     assert changed and all(k.startswith("reward_head.") for k in changed), changed
-    again = refit_reward(source, tmp_path / "run", out, transitions=600, progress=False)  # every phase is done
+    again = refit_reward(source, tmp_path / "run", out, transitions=600, progress=False, preset="tiny")  # every phase is done
     assert again == summary
 
 
