@@ -11,8 +11,11 @@ Without it, penalties accumulated on the road made leaving it at once the best-p
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +57,19 @@ class DuckietownConfig:
         return KinematicsConfig(v_max=self.v_max, omega_max=self.omega_max)
 
 
+def _quiet_import_simulator() -> type:
+    """Import gym_duckietown's Simulator without its noise (pyglet's option dict, version DEBUG lines, gym's
+    banner); an import error still raises, and log handlers created meanwhile write to the real stderr."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        from gym_duckietown.simulator import Simulator
+    loggers = [logging.root, *(lg for lg in logging.Logger.manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    for handler in (h for lg in loggers for h in lg.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sink:
+            handler.setStream(sys.stderr)
+    return Simulator
+
+
 def _headless() -> None:
     """Render with EGL, no display; skip pyglet's per-call GL error checks (a third of render time)."""
     os.environ.setdefault("PYGLET_HEADLESS", "true")
@@ -70,7 +86,7 @@ class DuckietownLaneEnv(gym.Env):
     def __init__(self, config: DuckietownConfig = DuckietownConfig(), preprocess: PreprocessConfig = PreprocessConfig(),
                  seed: int | None = None) -> None:
         _headless()
-        from gym_duckietown.simulator import Simulator
+        Simulator = _quiet_import_simulator()
 
         from redraw_trainer.envs import numpy_compat
 
