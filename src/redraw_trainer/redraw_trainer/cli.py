@@ -80,6 +80,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     from redraw_trainer.data.sequences import SequenceData
     from redraw_trainer.devices import resolve_device
     from redraw_trainer.evaluation import open_loop
+    from redraw_trainer.metrics_log import MetricsLog
     from redraw_trainer.train import load_world_model
 
     model, cfg, ckpt = load_world_model(args.model)
@@ -92,7 +93,11 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     print(f"{args.method}: held-out open-loop KL per horizon {scores['kl'].round(2).tolist()}")
     if args.out:
         save_adapter(args.out, result, args.model, cfg)
-        print(f"adapter written to {args.out}")
+        log = MetricsLog(Path(args.out).parent, f"{Path(args.out).stem}_adapt.jsonl")  # + TensorBoard scalars
+        for row in result.history:
+            log.write(int(row["step"]), {k: v for k, v in row.items() if k != "step"})
+        log.close()
+        print(f"adapter written to {args.out} (curves: {log.path})")
     return 0
 
 

@@ -24,7 +24,9 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._writer = SummaryWriter(str(Path(run_dir) / "tb"), purge_step=resume_step)
+                stem = Path(name).stem  # one TensorBoard run per log: tb/ for metrics.jsonl, tb/<stem>/ otherwise
+                tb_dir = Path(run_dir) / "tb" if stem == "metrics" else Path(run_dir) / "tb" / stem
+                self._writer = SummaryWriter(str(tb_dir), purge_step=resume_step)
             except ImportError:  # tensorboard is optional at run time
                 self._writer = None
 

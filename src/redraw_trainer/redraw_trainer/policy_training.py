@@ -21,7 +21,7 @@ from redraw_trainer.world_model import WorldModel
 def train_policy(model: WorldModel, dynamics: nn.Module, starts: SequenceData, cfg: Config, run_dir: str | Path,
                  name: str, progress: bool = True) -> ActorCritic:
     """Actor-critic in imagination from the posteriors of `starts` (target frames); logs to `name`.jsonl."""
-    log = MetricsLog(run_dir, f"{name}_policy.jsonl", tensorboard=False)
+    log = MetricsLog(run_dir, f"{name}_policy.jsonl")
     agent = train_actor_critic(model, dynamics, encode_posteriors(model, starts), cfg.policy.updates,
                                cfg=cfg.policy, seed=cfg.seed, progress=progress, on_log=log.write,
                                log_every=max(cfg.policy.updates // 30, 1))

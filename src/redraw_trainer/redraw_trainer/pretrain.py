@@ -76,7 +76,7 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
     data = collect_jobs(jobs, data_dir, p.workers, progress)
     base_steps = cfg.train.steps
     _train(data, cfg, run_dir, base_steps, progress)
-    log = MetricsLog(run_dir, "explore.jsonl", resume_step=10**9, tensorboard=False)
+    log = MetricsLog(run_dir, "explore.jsonl", resume_step=10**9)
     for round_ in range(1, p.explore_rounds + 1):
         explorer = run_dir / f"explorer_round{round_}.pt"
         if not explorer.exists():
@@ -103,7 +103,7 @@ def task_policy_phase(model: WorldModel, data: SequenceData, jobs: list[CollectJ
     """Train the source task policy in `model`'s imagination, then evaluate it; each step skips when done."""
     policy_path = run_dir / "task_policy.pt"
     if not policy_path.exists():
-        policy_log = MetricsLog(run_dir, "policy.jsonl", tensorboard=False)
+        policy_log = MetricsLog(run_dir, "policy.jsonl")
         agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data),
                                    cfg.policy.updates if updates is None else updates, cfg=cfg.policy,
                                    seed=cfg.seed, progress=progress, on_log=policy_log.write)

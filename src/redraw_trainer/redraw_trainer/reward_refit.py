@@ -123,7 +123,7 @@ def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, t
 
     refit_path = run_dir / "world_model_refit.pt"
     if not refit_path.exists():
-        log = MetricsLog(run_dir, "refit.jsonl", tensorboard=False)
+        log = MetricsLog(run_dir, "refit.jsonl")
         history = refit_reward_head(model, data, refit, seed=cfg.seed, progress=progress)
         for row in history:
             log.write(row["step"], {k: v for k, v in row.items() if k != "step"})

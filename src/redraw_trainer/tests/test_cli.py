@@ -31,3 +31,20 @@ def test_reward_check_drives_the_three_behaviours_and_prints_what_the_model_pred
     assert true["drive"] > true["stand"] > true["leave"], true  # the simulator's own ranking of the behaviours
     assert result["scenarios"]["leave"]["steps"] < 20  # a hard turn leaves the road and ends the episode
     assert all(math.isfinite(f["imagined_return"]) for f in result["scenarios"].values())
+
+
+def test_adapt_writes_the_adapter_its_curves_and_tensorboard_scalars(tmp_path, pretrained, tiny_config, capsys):
+    import copy
+
+    from redraw_trainer.train import save_world_model
+
+    from conftest import point_data
+
+    model = save_world_model(tmp_path / "m.pt", copy.deepcopy(pretrained), tiny_config, 1)
+    point_data(400, seed=3).save(tmp_path / "d.npz")
+    out = tmp_path / "robot" / "residual.pt"
+    assert main(["adapt", "--model", str(model), "--data", str(tmp_path / "d.npz"), "--method", "residual",
+                 "--out", str(out), "--set", "adapt.steps=20", "--set", "adapt.log_every=10", "--quiet"]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "robot" / "residual_adapt.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [10, 20] and "adapt/kl" in rows[0]
+    assert out.is_file() and list((tmp_path / "robot" / "tb" / "residual_adapt").glob("events.out.tfevents.*"))
