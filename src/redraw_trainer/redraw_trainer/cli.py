@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from redraw_trainer import __version__
 from redraw_trainer.config import ConfigError, apply_overrides, load_config
 
 
@@ -31,6 +32,20 @@ def _config(args: argparse.Namespace):
     if args.seed is not None:
         cfg.seed = args.seed
     return cfg
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    """Every config key and value after presets and overrides, one `section.key: value` per line."""
+    import dataclasses
+
+    cfg = _config(args)
+    for section, values in dataclasses.asdict(cfg).items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                print(f"{section}.{key}: {value}")
+        else:
+            print(f"{section}: {values}")
+    return 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -328,7 +343,14 @@ def build_parser() -> argparse.ArgumentParser:
     from redraw_trainer.demo import DemoConfig
 
     parser = argparse.ArgumentParser(prog="redraw", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"redraw {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("config", help="show the configuration: every key and value (`config show --preset P`)")
+    config_sub = p.add_subparsers(dest="config_command", required=True)
+    p = config_sub.add_parser("show", help="print every config key and value after presets and --set overrides")
+    _config_args(p)
+    p.set_defaults(func=cmd_config_show)
 
     p = sub.add_parser("pretrain", help="collect source-sim data (with Plan2Explore) and train the world model")
     p.add_argument("--run-dir", default="runs/pretrain-small")

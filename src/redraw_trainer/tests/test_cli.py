@@ -48,3 +48,19 @@ def test_adapt_writes_the_adapter_its_curves_and_tensorboard_scalars(tmp_path, p
     rows = [json.loads(line) for line in (tmp_path / "robot" / "residual_adapt.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [10, 20] and "adapt/kl" in rows[0]
     assert out.is_file() and list((tmp_path / "robot" / "tb" / "residual_adapt").glob("events.out.tfevents.*"))
+
+
+def test_version_and_config_show_list_every_key_after_presets_and_overrides(capsys):
+    import pytest
+
+    from redraw_trainer import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"redraw {__version__}"
+    assert main(["config", "show", "--preset", "tiny", "--set", "policy.entropy=0.001"]) == 0
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    assert lines["policy.entropy"] == "0.001" and lines["model.groups"] == "16"  # the override, then tiny's value
+    assert {"policy.executed_log_prob", "model.reward_inputs", "adapt.lr", "pretrain.workers", "seed"} <= set(lines)
+    assert main(["config", "show", "--set", "policy.entropi=1"]) == 2
+    assert "unknown config key 'policy.entropi'" in capsys.readouterr().err
