@@ -18,6 +18,7 @@ import numpy as np
 
 from redraw_trainer import __version__
 from redraw_trainer.config import ConfigError, apply_overrides, load_config
+from redraw_trainer.paths import PAPER_MODEL, SMALL_MODEL
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
@@ -116,8 +117,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     return 0
 
 
-PAPER_MODEL = "models/source_paper.pt"
-PAPER_PRETRAIN = f"redraw pretrain --preset paper --run-dir runs/pretrain-paper --out {PAPER_MODEL}"
+PAPER_PRETRAIN = "redraw pretrain --preset paper --run-dir runs/pretrain-paper --out models/source_paper.pt"
 
 
 def check_paper_model(path: str) -> None:
@@ -359,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("refit-reward", help="refit a world model's reward head to the current task reward (no re-pretraining)")
-    p.add_argument("--model", default="models/source_small.pt")
+    p.add_argument("--model", default=SMALL_MODEL, help="world model (default: the shipped models/source_small.pt)")
     p.add_argument("--run-dir", default="runs/refit-small")
     p.add_argument("--out", required=True, help="the world model with the refitted head (float16, like the shipped one)")
     p.add_argument("--transitions", type=int, default=12_000, help="labelled source transitions to collect")
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reward-check", help="does the model's reward separate driving, standing still and leaving "
                        "the road? (fresh labelled simulator episodes)")
-    p.add_argument("--model", default="models/source_small.pt", help="world model (default: the shipped one)")
+    p.add_argument("--model", default=SMALL_MODEL, help="world model (default: the shipped models/source_small.pt)")
     p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out`: imagine with its dynamics")
     p.add_argument("--gap", default="none", help="reality gap of the simulator driven (default none: the source)")
     p.add_argument("--episodes", type=int, default=5, help="episodes per behaviour (default 5)")

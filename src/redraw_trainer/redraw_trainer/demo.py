@@ -36,6 +36,7 @@ from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
 from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.evaluation import clean_window_starts, open_loop
 from redraw_trainer.metrics_log import read_metrics
+from redraw_trainer.paths import SMALL_MODEL
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.reward_check import drive_scenarios, score_scenarios
@@ -49,7 +50,7 @@ ADAPT_METHOD = {"zero_shot": "none", "residual": "residual", "finetune": "finetu
 
 @dataclass
 class DemoConfig:
-    model: str = "models/source_small.pt"
+    model: str = SMALL_MODEL  # the shipped model, found from the package (any working directory)
     out: str = "runs/demo"
     gap: str = "steering_reversed,trim=0.1"
     preset: str = "small"  # actor-critic settings (policy.*) come from this preset; the world model brings its own

@@ -64,3 +64,9 @@ def test_version_and_config_show_list_every_key_after_presets_and_overrides(caps
     assert {"policy.executed_log_prob", "model.reward_inputs", "adapt.lr", "pretrain.workers", "seed"} <= set(lines)
     assert main(["config", "show", "--set", "policy.entropi=1"]) == 2
     assert "unknown config key 'policy.entropi'" in capsys.readouterr().err
+
+
+def test_the_shipped_model_is_the_default_from_any_working_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["reward-check", "--episodes", "1", "--steps", "3"]) == 0
+    assert "| drive | 3.0 |" in capsys.readouterr().out
