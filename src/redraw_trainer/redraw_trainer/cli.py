@@ -490,7 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"redraw {args.command}: error: {err}", file=sys.stderr)
+        command = " ".join(filter(None, (args.command, getattr(args, "bag_command", None),
+                                         getattr(args, "config_command", None))))
+        print(f"redraw {command}: error: {err}", file=sys.stderr)
         return 2
 
 

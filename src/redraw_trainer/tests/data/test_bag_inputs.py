@@ -242,7 +242,7 @@ def test_bad_input_gets_a_clear_answer_and_is_left_untouched(tmp_path, capsys, c
     assert (code_i, code_c) == (info_code, convert_code), f"{case}: exit codes {code_i}, {code_c}\n{info}\n{convert}"
     assert expected in info + convert, f"{case}: expected {expected!r} in\n{info}\n{convert}"
     if code_c:  # a failure is one clear line that names the input
-        (line,) = [line for line in convert.splitlines() if line.startswith("redraw bag: error:")]
+        (line,) = [line for line in convert.splitlines() if line.startswith("redraw bag convert: error:")]
         assert source.name in line or "tmp" in line
     assert (tmp_path / "out.npz").exists() == (code_c == 0)
     assert fingerprint(source) == before, f"{case}: the input changed"
