@@ -24,7 +24,7 @@ from redraw_trainer.paths import PAPER_MODEL, SMALL_MODEL
 def _config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", action="append", default=None, help="config preset(s), in order (default: small)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.steps=100")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the preset's, 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -353,22 +353,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_config_show)
 
     p = sub.add_parser("pretrain", help="collect source-sim data (with Plan2Explore) and train the world model")
-    p.add_argument("--run-dir", default="runs/pretrain-small")
+    p.add_argument("--run-dir", default="runs/pretrain-small", help="run folder: data, checkpoints, logs; resumes from it (default runs/pretrain-small)")
     p.add_argument("--out", default=None, help="copy the final world model here (no optimizer state)")
     _config_args(p)
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("refit-reward", help="refit a world model's reward head to the current task reward (no re-pretraining)")
     p.add_argument("--model", default=SMALL_MODEL, help="world model (default: the shipped models/source_small.pt)")
-    p.add_argument("--run-dir", default="runs/refit-small")
+    p.add_argument("--run-dir", default="runs/refit-small", help="run folder: labelled data, refitted model, task policy; resumes (default runs/refit-small)")
     p.add_argument("--out", required=True, help="the world model with the refitted head (float16, like the shipped one)")
     p.add_argument("--transitions", type=int, default=12_000, help="labelled source transitions to collect")
     p.add_argument("--steps", type=int, default=3000, help="reward-head optimizer steps")
     p.add_argument("--policy-updates", type=int, default=None, help="task-policy updates (default: the preset's)")
     p.add_argument("--preset", default="small", help="task-policy (actor-critic) settings from this preset (default small)")
-    p.add_argument("--eval-episodes", type=int, default=None)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--eval-episodes", type=int, default=None, help="source-simulator evaluation episodes of 30 s (default: the preset's, 10)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override section.key=value (repeatable; keys: `redraw config show`)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
     p.set_defaults(func=cmd_refit_reward)
 
     p = sub.add_parser("reward-check", help="does the model's reward separate driving, standing still and leaving "
@@ -378,53 +378,54 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gap", default="none", help="reality gap of the simulator driven (default none: the source)")
     p.add_argument("--episodes", type=int, default=5, help="episodes per behaviour (default 5)")
     p.add_argument("--steps", type=int, default=30, help="steps per episode at 10 Hz (default 30 = 3 s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="first episode seed (default 0)")
     p.add_argument("--out", default=None, help="also write the figures as JSON here")
     p.set_defaults(func=cmd_reward_check)
 
     p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
-    p.add_argument("--data", required=True)
-    p.add_argument("--run-dir", required=True)
+    p.add_argument("--data", required=True, help="dataset .npz (from `redraw bag convert`)")
+    p.add_argument("--run-dir", required=True, help="run folder: checkpoints and logs; resumes from it")
     _config_args(p)
     p.set_defaults(func=cmd_train_world_model)
 
     p = sub.add_parser("adapt", help="adapt a world model's dynamics to target data")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="the pretrained world model whose dynamics to adapt (e.g. models/source_small.pt)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--bag", help="target rosbag2 directory (robot recording)")
     source.add_argument("--data", help="dataset .npz (from `redraw bag convert`)")
-    p.add_argument("--method", default="residual", choices=["residual", "finetune", "new_dynamics", "none"])
-    p.add_argument("--out", default=None)
-    p.add_argument("--set", action="append", default=[])
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--method", default="residual", choices=["residual", "finetune", "new_dynamics", "none"],
+                   help="residual: ReDRAW (default); finetune the prior; train a new prior; none: unadapted")
+    p.add_argument("--out", default=None, help="adapter file to write (+ <name>_adapt.jsonl and TensorBoard beside it)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override section.key=value (repeatable; keys: `redraw config show`)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
     p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("train-policy", help="train a policy in a (rectified) model's imagination and export it")
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="the world model (the adapter's base model with --residual)")
     p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out` (any method)")
     p.add_argument("--data", required=True, help="start frames: dataset .npz or bag directory")
     p.add_argument("--out", required=True, help="policy .pt path; the .onnx is written beside it")
     p.add_argument("--preset", default="small", help="actor-critic settings (policy.*) from this preset (default small)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override, e.g. policy.updates=3000 (see configs/presets.yaml)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
     p.set_defaults(func=cmd_train_policy)
 
     p = sub.add_parser("export", help="export a policy checkpoint to ONNX (with a parity check)")
-    p.add_argument("--policy", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--policy", required=True, help="policy checkpoint .pt (from `train-policy`)")
+    p.add_argument("--out", required=True, help="ONNX file to write (parity-checked against torch)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("collect", help="drive a simulated domain and record it as rosbag2, like the robot")
-    p.add_argument("--domain", default="duckietown")
+    p.add_argument("--domain", default="duckietown", choices=["duckietown", "point"], help="simulator (default duckietown)")
     p.add_argument("--gap", default="none", help="reality gap, e.g. 'steering_reversed,trim=0.1,latency_steps=1'")
     p.add_argument("--policy", default="pid:noise=0.3",
                    help="random | pid[:noise=S] | operator[:noise=S,swerve=P] | smooth | torch:POLICY.pt | onnx:MODEL.onnx; "
                         "several separated by ';' are taken in turn, episode by episode")
-    p.add_argument("--transitions", type=int, default=10_000)
-    p.add_argument("--out", required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--transitions", type=int, default=10_000, help="environment steps to record at 10 Hz (default 10000)")
+    p.add_argument("--out", required=True, help="bag folder to write (rosbag2, mcap; one sub-folder per worker)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--workers", type=int, default=2, help="simulator processes (default 2)")
     p.set_defaults(func=cmd_collect)
 
     bag = sub.add_parser("bag", help="inspect or convert recordings (rosbag2 mcap/sqlite3, ROS 1 .bag)")
@@ -479,8 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["small", "paper"], default="small",
                    help="small: this CPU's budgets and the shipped small model; paper: the paper preset's model "
                         "sizes and budgets (GPU; needs a paper-size model, see --model)")
-    p.add_argument("--set", action="append", default=[])
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override section.key=value (repeatable; keys: `redraw config show`)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -70,3 +70,21 @@ def test_the_shipped_model_is_the_default_from_any_working_directory(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert main(["reward-check", "--episodes", "1", "--steps", "3"]) == 0
     assert "| drive | 3.0 |" in capsys.readouterr().out
+
+
+def test_every_option_of_every_sub_command_says_what_it_does():
+    import argparse
+
+    from redraw_trainer.cli import build_parser
+
+    def parsers(parser: argparse.ArgumentParser, name: str = "redraw"):
+        yield name, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from parsers(sub, f"{name} {sub_name}")
+
+    missing = [f"{name} {'/'.join(action.option_strings)}" for name, parser in parsers(build_parser())
+               for action in parser._actions
+               if action.option_strings and action.help is None and not isinstance(action, argparse._HelpAction)]
+    assert not missing, missing
