@@ -123,7 +123,8 @@ class ActorCritic(nn.Module):
                reward_fn: RewardFn | None = None) -> dict[str, float]:
         cfg = self.cfg
         traj = self.imagine(model, dynamics, start_z, start_belief, cfg.horizon)
-        z_flat = traj["z"].flatten(-2)  # (H+1, B, G*K)
+        z_flat = traj["z"].flatten(-2).detach()  # (H+1, B, G*K)
+        critic_logits = self.critic(z_flat)  # one pass: its detached mean is the value, its first H rows the loss
         with torch.no_grad():
             if reward_fn is None:
                 reward = model.reward(traj["z"][1:], traj["action"])
@@ -131,7 +132,7 @@ class ActorCritic(nn.Module):
                 reward = reward_fn(traj["z"][:-1], traj["action"], traj["z"][1:])
             cont = model.cont(traj["z"][1:])
             slow_value = self.slow_critic.value(z_flat)
-            value = slow_value if cfg.slow_target else self.critic.value(z_flat)
+            value = slow_value if cfg.slow_target else two_hot_mean(critic_logits.detach(), self.critic.bins)
             returns = lambda_returns(reward, cont, value, cfg.gamma, cfg.lam)
             # weight later steps by the probability the episode is still running
             weight = torch.cumprod(torch.cat([torch.ones_like(cont[:1]), cont[:-1]]), 0)
@@ -146,9 +147,9 @@ class ActorCritic(nn.Module):
         nn.utils.clip_grad_norm_(self.actor.parameters(), cfg.grad_clip)
         self.actor_opt.step()
 
-        critic_logits = self.critic(z_flat[:-1].detach())
-        critic_loss = (weight * (two_hot_loss(critic_logits, returns, self.critic.bins)
-                                 + cfg.slow_reg * two_hot_loss(critic_logits, slow_value[:-1], self.critic.bins))).mean()
+        logits = critic_logits[:-1]
+        critic_loss = (weight * (two_hot_loss(logits, returns, self.critic.bins)
+                                 + cfg.slow_reg * two_hot_loss(logits, slow_value[:-1], self.critic.bins))).mean()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
         nn.utils.clip_grad_norm_(self.critic.parameters(), cfg.grad_clip)
