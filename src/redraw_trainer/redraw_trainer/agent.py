@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from redraw_trainer.checkpoint import load_checkpoint, save_checkpoint
 from redraw_trainer.config import Config, PolicyConfig
 from redraw_trainer.devices import generator as seeded_generator, module_device
+from redraw_trainer.distributions import mode_one_hot, sample_one_hot
 from redraw_trainer.imagination import Actor
 from redraw_trainer.world_model import WorldModel
 
@@ -32,14 +32,11 @@ class FramePolicy:
     def __call__(self, obs: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
         post = self.model.posterior(torch.from_numpy(np.ascontiguousarray(obs))[None].to(self.device))
         if self.stochastic:
-            index = torch.multinomial(post.exp().reshape(-1, post.shape[-1]), 1, generator=self.generator)
-            z = F.one_hot(index.reshape(post.shape[:-1]), post.shape[-1]).float()
-            dist = self.actor(z.flatten(-2))
+            dist = self.actor(sample_one_hot(post, self.generator).flatten(-2))
             noise = torch.randn(dist.mean.shape, generator=self.generator, device=self.device)
             action = dist.mean + dist.stddev * noise
         else:
-            z = F.one_hot(post.argmax(-1), post.shape[-1]).float()
-            action = self.actor.act(z.flatten(-2))
+            action = self.actor.act(mode_one_hot(post).flatten(-2))
         return action[0].clamp(-1.0, 1.0).cpu().numpy().astype(np.float32)
 
 

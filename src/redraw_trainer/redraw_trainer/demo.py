@@ -34,7 +34,7 @@ from redraw_trainer.config import Config, apply_overrides, load_config
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
 from redraw_trainer.devices import module_device, resolve_device
-from redraw_trainer.evaluation import clean_window_starts, open_loop
+from redraw_trainer.evaluation import clean_window_starts, mode_rollout, open_loop
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.paths import SMALL_MODEL
 from redraw_trainer.posteriors import encode_posteriors
@@ -123,16 +123,9 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
     with torch.no_grad():
         device = module_device(model)
         post = model.posterior(torch.from_numpy(real[:1]).to(device))
+        actions = torch.from_numpy(holdout.action[rows[1:]][:, None]).to(device)  # (T, 1, A)
         for name, dynamics in dynamics_by_name.items():
-            z = torch.nn.functional.one_hot(post.argmax(-1), post.shape[-1]).float()
-            belief, frames = post.exp(), []
-            for t in range(1, steps + 1):
-                action = torch.from_numpy(holdout.action[rows[t]][None]).to(device)
-                prior = model.prior_step(dynamics, z, action, belief)
-                z = torch.nn.functional.one_hot(prior.argmax(-1), prior.shape[-1]).float()
-                belief = prior.exp()
-                frames.append(model.decode(z)[0].cpu().numpy())
-            out[f"imagined: {name}"] = np.stack(frames)
+            out[f"imagined: {name}"] = model.decode(mode_rollout(model, dynamics, post, actions))[:, 0].cpu().numpy()
     return out
 
 

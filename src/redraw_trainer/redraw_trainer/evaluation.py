@@ -16,9 +16,21 @@ from torch import nn
 
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator
-from redraw_trainer.distributions import categorical_kl, sample_one_hot, straight_through_sample
+from redraw_trainer.distributions import categorical_kl, mode_one_hot, sample_one_hot, straight_through_sample
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.world_model import WorldModel, scan_prior
+
+
+@torch.no_grad()
+def mode_rollout(model: WorldModel, dynamics: nn.Module, start_post: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+    """Open-loop rollout on the most likely latents: from start posteriors (B, G, K) under recorded actions
+    (T, B, A) -> the imagined latents (T, B, G, K), one-hot. Deterministic, for pictures and reward checks."""
+    z, belief, out = mode_one_hot(start_post), start_post.exp(), []
+    for action in actions:
+        prior = model.prior_step(dynamics, z, action, belief)
+        z, belief = mode_one_hot(prior), prior.exp()
+        out.append(z)
+    return torch.stack(out)
 
 
 def clean_window_starts(data: SequenceData, length: int) -> np.ndarray:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from redraw_trainer.distributions import mode_one_hot
+from redraw_trainer.evaluation import mode_rollout
 from redraw_trainer.world_model import WorldModel
 
 SCENARIOS = ("drive", "stand", "leave")
@@ -81,13 +82,10 @@ def predicted_returns(model: WorldModel, dynamics: nn.Module, episode: Episode) 
     post = model.posterior(torch.from_numpy(episode.image).to(device))  # (T+1, G, K)
     action = torch.from_numpy(episode.action).to(device)
     per_step = model.reward(mode_one_hot(post[1:]), action).cpu().numpy()
-    z, belief, alive, imagined = mode_one_hot(post[:1]), post[:1].exp(), 1.0, 0.0
-    for t in range(len(action)):
-        prior = model.prior_step(dynamics, z, action[t:t + 1], belief)
-        z, belief = mode_one_hot(prior), prior.exp()
-        imagined += alive * float(model.reward(z, action[t:t + 1])[0])
-        alive *= float(model.cont(z)[0])
-    return per_step, imagined
+    z = mode_rollout(model, dynamics, post[:1], action[:, None])[:, 0]  # (T, G, K)
+    cont = model.cont(z)
+    alive = torch.cumprod(torch.cat([torch.ones_like(cont[:1]), cont[:-1]]), 0)  # still running before step t
+    return per_step, float((alive * model.reward(z, action)).sum())
 
 
 @dataclass
