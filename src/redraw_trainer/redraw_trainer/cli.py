@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from redraw_trainer import __version__
-from redraw_trainer.config import ConfigError, apply_overrides, load_config
+from redraw_trainer.config import ConfigError, apply_overrides, load_config, with_preset_policy
 from redraw_trainer.paths import PAPER_MODEL, SMALL_MODEL
 
 
@@ -277,7 +277,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     from redraw_trainer.train import load_world_model
 
     model, cfg, ckpt = load_world_model(args.model)
-    cfg.policy = load_config([args.preset]).policy  # the actor-critic is trained anew: the preset's settings
+    with_preset_policy(cfg, args.preset)
     apply_overrides(cfg, args.set)
     model.to(resolve_device(cfg.device))
     dynamics = load_adapter(args.residual, model)[0] if args.residual else model.dynamics

@@ -192,6 +192,13 @@ def load_config(presets: list[str] | tuple[str, ...] = ("small",), overrides: li
     return apply_overrides(cfg, overrides)
 
 
+def with_preset_policy(cfg: Config, preset: str) -> Config:
+    """`cfg` (a trained world model's config) with `preset`'s actor-critic settings, in place: a policy trained
+    anew takes today's preset, not the policy section stored with the world model it imagines in."""
+    cfg.policy = load_config([preset]).policy
+    return cfg
+
+
 def apply_overrides(cfg: Config, overrides: list[str] | tuple[str, ...]) -> Config:
     """Apply `section.key=value` items (values parsed as YAML) to `cfg` in place; returns it."""
     for item in overrides:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from redraw_trainer.adapt import adapt, teacher_forced_kl
-from redraw_trainer.config import Config, apply_overrides, load_config
+from redraw_trainer.config import Config, apply_overrides, with_preset_policy
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
 from redraw_trainer.devices import module_device, resolve_device
@@ -200,7 +200,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     out = Path(demo.out)
     out.mkdir(parents=True, exist_ok=True)
     model, cfg, ckpt = load_world_model(demo.model)
-    cfg.policy = load_config([demo.preset]).policy  # the actor-critic is trained anew: today's preset, not the model's
+    with_preset_policy(cfg, demo.preset)
     apply_overrides(cfg, [f"policy.updates={demo.policy_updates}", f"policy.batch_size={demo.policy_batch}",
                           f"adapt.steps={demo.adapt_steps}", *overrides])
     device = resolve_device(cfg.device)

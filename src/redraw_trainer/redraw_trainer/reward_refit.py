@@ -102,7 +102,7 @@ def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, t
 
     Phases whose output exists in `run_dir` are skipped, so an interrupted run continues.
     """
-    from redraw_trainer.config import apply_overrides, load_config
+    from redraw_trainer.config import apply_overrides, with_preset_policy
     from redraw_trainer.data.sim_collect import collect_jobs
     from redraw_trainer.devices import resolve_device
     from redraw_trainer.metrics_log import MetricsLog
@@ -113,7 +113,7 @@ def refit_reward(model_path: str | Path, run_dir: str | Path, out: str | Path, t
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     model, cfg, ckpt = load_world_model(model_path)
-    cfg.policy = load_config([preset]).policy
+    with_preset_policy(cfg, preset)
     apply_overrides(cfg, list(overrides))
     model.to(resolve_device(cfg.device))
     jobs = seed_jobs(cfg)

@@ -34,3 +34,12 @@ def test_unknown_preset_lists_the_available_ones():
 def test_round_trip_through_dict():
     cfg = load_config(["tiny"], ["adapt.method=finetune"])
     assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_a_policy_trained_anew_takes_the_presets_actor_critic_not_the_models():
+    from redraw_trainer.config import with_preset_policy
+
+    stored = Config.from_dict({"model": {"groups": 8}, "policy": {"entropy": 0.003, "hidden": 64}})
+    cfg = with_preset_policy(stored, "small")
+    assert cfg.policy == load_config(["small"]).policy and cfg.policy.entropy == 3e-4
+    assert cfg.model.groups == 8 and cfg.model.reward_inputs == "z"  # the world model's own settings stay
