@@ -1,6 +1,7 @@
 """Camera-frame preprocessing shared by the robot nodes, the bag reader and the simulator."""
 
 from redraw_perception.errors import ContractError, PreprocessError
+from redraw_perception.lane_masks import LaneMaskConfig, colour_balance, lane_masks
 from redraw_perception.preprocess import (
     PreprocessConfig,
     Preprocessor,
@@ -10,9 +11,12 @@ from redraw_perception.preprocess import (
 
 __all__ = [
     "ContractError",
+    "LaneMaskConfig",
     "PreprocessConfig",
     "PreprocessError",
     "Preprocessor",
+    "colour_balance",
+    "lane_masks",
     "preprocess_jpeg",
     "preprocess_rgb",
 ]

@@ -1,4 +1,4 @@
-"""The one implementation of camera preprocessing: frame -> 64x64 RGB uint8 model input.
+"""The one implementation of camera preprocessing: frame -> 64x64 uint8 model input (RGB or lane masks).
 
 The robot nodes, the bag reader and the simulator wrapper all call `Preprocessor`, so the pixels a
 model is trained on are the pixels it sees when deployed. The `PreprocessConfig` is stored in every
@@ -16,11 +16,13 @@ import numpy as np
 
 from redraw_perception.camera_model import CameraModel
 from redraw_perception.errors import ContractError, PreprocessError
+from redraw_perception.lane_masks import lane_masks
 
 PREPROCESS_VERSION = 1
 _REDUCED_FLAGS = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
                   8: cv2.IMREAD_REDUCED_COLOR_8}
 _ASPECT_TOLERANCE = 0.02
+OBSERVATIONS = ("rgb", "lane_masks")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class PreprocessConfig:
     out_height: int = 64
     reduced_decode: bool = True  # decode JPEGs at 1/2, 1/4 or 1/8 size when the output allows
     camera: CameraModel | None = None  # undistort with this calibration when set
+    # "rgb": the resized colour frame; "lane_masks": yellow/white/red marking masks of it (lane_masks.py),
+    # an observation that looks alike in the simulator and on the robot
+    observation: str = "rgb"
     version: int = PREPROCESS_VERSION
 
     def __post_init__(self) -> None:
@@ -48,6 +53,8 @@ class PreprocessConfig:
             raise PreprocessError("PreprocessConfig: crops remove the whole frame")
         if min(self.frame_width, self.frame_height, self.out_width, self.out_height) <= 0:
             raise PreprocessError("PreprocessConfig: frame and output sizes must be positive")
+        if self.observation not in OBSERVATIONS:
+            raise PreprocessError(f"PreprocessConfig.observation={self.observation!r}: expected one of {OBSERVATIONS}")
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
@@ -155,6 +162,8 @@ class Preprocessor:
         image = cv2.resize(image, (c.out_width, c.out_height), interpolation=cv2.INTER_AREA)
         if bgr_input:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        if c.observation == "lane_masks":
+            image = lane_masks(image)
         return np.ascontiguousarray(image)
 
 

@@ -305,6 +305,28 @@ def cmd_reward_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visual_gap(args: argparse.Namespace) -> int:
+    from redraw_perception import PreprocessConfig
+    from redraw_trainer.plots import image_strip
+    from redraw_trainer.train import load_world_model
+    from redraw_trainer.visual_gap import format_visual_gap, read_real_frames, visual_gap
+
+    model, _, ckpt = load_world_model(args.model)
+    preprocess = PreprocessConfig.from_dict(ckpt["preprocess"], source=args.model) if ckpt.get("preprocess") else PreprocessConfig()
+    signs = tuple(float(v) for v in args.label_signs.split(","))
+    real = read_real_frames(args.frames, preprocess, args.labels, label_signs=signs, camera_info=args.camera_info,
+                            limit=args.limit)
+    result, rows = visual_gap(model, preprocess, real, args.sim_frames, args.seed)
+    result.update(model=args.model, frames=str(args.frames), labels=args.labels, label_signs=signs)
+    print(format_visual_gap(result))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(result, indent=2))
+    image_strip(rows, out / "strip.png", title=f"{Path(args.frames).name}: {args.model}")
+    print(f"written: {out / 'results.json'}, {out / 'strip.png'}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from redraw_trainer.agent import load_policy
     from redraw_trainer.envs.duckietown import DuckietownConfig
@@ -381,6 +403,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="first episode seed (default 0)")
     p.add_argument("--out", default=None, help="also write the figures as JSON here")
     p.set_defaults(func=cmd_reward_check)
+
+    p = sub.add_parser("visual-gap", help="does the encoder see the lane in real frames? lane-pose probe, "
+                       "reconstruction and lane masks on a folder of camera images")
+    p.add_argument("--frames", required=True, help="folder of real camera images (.jpg/.png, e.g. 640x480)")
+    p.add_argument("--labels", default=None, help="CSV of lane pose per image: columns ImageNumber, centerDistance (m), "
+                   "relativeHeading (rad), as duckietown-ethz/proj-i-ml writes them (optional)")
+    p.add_argument("--label-signs", default="-1,-1", help="multiply the labels' d,phi by these to get the simulator's "
+                   "signs (default -1,-1: Duckietown's d>0 left, phi>0 turned left)")
+    p.add_argument("--camera-info", default=None, help="camera_info YAML: undistort the frames first (default: as they are)")
+    p.add_argument("--model", default=SMALL_MODEL, help="world model (default: the shipped models/source_small.pt)")
+    p.add_argument("--sim-frames", type=int, default=3000, help="source-simulator frames for the probe, 1/5 held out (default 3000)")
+    p.add_argument("--limit", type=int, default=None, help="use at most this many real frames (default all)")
+    p.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    p.add_argument("--out", default="runs/visual-gap", help="folder for results.json and strip.png (default runs/visual-gap)")
+    p.set_defaults(func=cmd_visual_gap)
 
     p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
     p.add_argument("--data", required=True, help="dataset .npz (from `redraw bag convert`)")

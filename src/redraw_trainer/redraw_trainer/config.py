@@ -27,6 +27,9 @@ class ModelConfig:
     """DRAW world model sizes and loss scales (DreamerV3 losses without recurrence)."""
 
     image_size: int = 64
+    # What the encoder sees (redraw_perception.PreprocessConfig.observation): "rgb" frames or "lane_masks",
+    # yellow/white/red marking masks that look alike in the simulator and on the robot (docs/visual-gap/)
+    observation: str = "rgb"
     action_dim: int = 2
     cnn_depth: int = 16
     groups: int = 32  # number of categoricals in z

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import bisect
-import copy
 import json
 import multiprocessing as mp
 import time
@@ -26,23 +25,25 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from redraw_trainer.adapt import adapt, teacher_forced_kl
-from redraw_trainer.config import Config, apply_overrides, with_preset_policy
+from redraw_trainer.config import apply_overrides, with_preset_policy
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
-from redraw_trainer.devices import module_device, resolve_device
-from redraw_trainer.evaluation import clean_window_starts, mode_rollout, open_loop
+from redraw_trainer.devices import resolve_device
+from redraw_trainer.baselines import oracle_model
+from redraw_trainer.evaluation import imagined_strip, open_loop
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.paths import SMALL_MODEL
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.reward_check import drive_scenarios, score_scenarios
+from redraw_trainer.rollout import evaluate_onnx
 from redraw_trainer.reward_refit import reward_mismatch
 from redraw_trainer.seeding import seed_everything
-from redraw_trainer.train import load_world_model, save_world_model
+from redraw_trainer.train import load_world_model
+from redraw_trainer.visual_gap import camera_path_check
 
 METHODS = ("zero_shot", "residual", "finetune", "new_dynamics", "oracle")
 ADAPT_METHOD = {"zero_shot": "none", "residual": "residual", "finetune": "finetune", "new_dynamics": "new_dynamics"}
@@ -75,60 +76,6 @@ def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
     return {"name": name, **evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed)}
 
 
-def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
-    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator."""
-    from redraw_policy.runtime import OnnxPolicy, PolicyRunner
-    from redraw_trainer.data.sim_to_bag import camera_jpeg
-    from redraw_trainer.envs.factory import make_env
-    from redraw_trainer.envs.reality_gap import RealityGap
-    from redraw_trainer.rollout import run_episodes
-
-    env = make_env("duckietown", RealityGap.parse(gap), seed=10_000 + seed)
-    runner = PolicyRunner(OnnxPolicy(onnx_path))
-    sim = env.unwrapped
-
-    def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        return runner.step_jpeg(camera_jpeg(sim.last_frame)).action
-
-    stats = run_episodes(env, policy, episodes, seed=50_000 + seed, max_steps=episode_steps)
-    env.close()
-    return stats.to_dict()
-
-
-def oracle_model(model_path: str, data: SequenceData, cfg: Config, steps: int, run_dir: Path, progress: bool):
-    """The ceiling: the source model trained further (all weights) on the target transitions *with* their
-    reward labels, which the other methods never see."""
-    from redraw_trainer.train import train_world_model
-
-    model, _, ckpt = load_world_model(model_path)
-    oracle_dir = run_dir / "oracle_world_model"
-    if not (oracle_dir / "world_model.pt").exists():
-        oracle_dir.mkdir(parents=True, exist_ok=True)
-        save_world_model(oracle_dir / "world_model.pt", model.float(), cfg, 0, {"preprocess": ckpt.get("preprocess")},
-                         torch.optim.Adam(model.parameters(), lr=cfg.model.lr), np.random.default_rng(cfg.seed))
-    cfg = copy.deepcopy(cfg)
-    cfg.train.steps = steps
-    cfg.train.checkpoint_every = max(steps // 4, 1)
-    trained, _ = train_world_model(data, cfg, oracle_dir, progress=progress)
-    return trained
-
-
-def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceData, steps: int = 8) -> dict[str, np.ndarray]:
-    """Real target frames beside frames decoded from open-loop rollouts of each model's dynamics."""
-    starts = clean_window_starts(holdout, steps + 2)
-    start = int(starts[len(starts) // 2])
-    rows = np.arange(start, start + steps + 1)
-    real = holdout.image[rows]
-    out = {"real (target)": real[1:]}
-    with torch.no_grad():
-        device = module_device(model)
-        post = model.posterior(torch.from_numpy(real[:1]).to(device))
-        actions = torch.from_numpy(holdout.action[rows[1:]][:, None]).to(device)  # (T, 1, A)
-        for name, dynamics in dynamics_by_name.items():
-            out[f"imagined: {name}"] = model.decode(mode_rollout(model, dynamics, post, actions))[:, 0].cpu().numpy()
-    return out
-
-
 def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, train_eps: list[int],
                   held_eps: list[int]) -> dict[str, Any]:
     """Rows and episodes on each side of the held-out split, per recorded behaviour (from episodes.json)."""
@@ -154,40 +101,6 @@ def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, 
             entry["rows"] += int(bounds[e + 1] - bounds[e])
         out[side] = {"episodes": len(episodes), "rows": sum(b["rows"] for b in by.values()), "by_behaviour": by}
     return out
-
-
-def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> dict[str, float]:
-    """Does the camera path matter to the encoder? Source-sim renders preprocessed directly (as pretraining
-    saw them) vs through 640x480 JPEG and the robot's decode (as target and evaluation frames are):
-    posterior KL between the two and argmax agreement, beside the KL between consecutive frames as scale."""
-    from redraw_perception import Preprocessor
-    from redraw_trainer.data.sim_to_bag import camera_jpeg
-    from redraw_trainer.envs.behaviour import make_behaviour
-    from redraw_trainer.envs.factory import make_env
-    from redraw_trainer.distributions import categorical_kl
-
-    env = make_env("duckietown", seed=20_000 + seed)
-    policy = make_behaviour("pid:noise=0.3", env, np.random.default_rng(seed))
-    decode = Preprocessor(preprocess)
-    direct, jpeg = [], []
-    obs, info = env.reset(seed=20_000 + seed)
-    for _ in range(frames):
-        render = env.unwrapped.last_frame
-        direct.append(decode.from_rgb(render))
-        jpeg.append(decode.from_jpeg(camera_jpeg(render)))
-        obs, _, terminated, truncated, info = env.step(policy(obs, info))
-        if terminated or truncated:
-            obs, info = env.reset()
-    env.close()
-    with torch.no_grad():
-        device = module_device(model)
-        a = model.posterior(torch.from_numpy(np.stack(direct)).to(device))
-        b = model.posterior(torch.from_numpy(np.stack(jpeg)).to(device))
-    pixel = np.abs(np.stack(direct).astype(np.float32) - np.stack(jpeg).astype(np.float32)).mean() / 255.0
-    return {"frames": frames, "pixel_mae": round(float(pixel), 4),
-            "posterior_kl_direct_vs_jpeg": round(float(categorical_kl(a, b).mean()), 3),
-            "argmax_agreement": round(float((a.argmax(-1) == b.argmax(-1)).float().mean()), 3),
-            "posterior_kl_consecutive_frames": round(float(categorical_kl(a[1:], a[:-1]).mean()), 3)}
 
 
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
@@ -234,7 +147,8 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     camera_check = camera_path_check(model, preprocess, demo.camera_check_frames, seed=demo.seed)
     lap("camera path check", t0)
     t0 = time.perf_counter()
-    scenarios = drive_scenarios(demo.gap, demo.reward_check_episodes, 30, 30_000 + demo.seed, cfg.model.image_size)
+    scenarios = drive_scenarios(demo.gap, demo.reward_check_episodes, 30, 30_000 + demo.seed, cfg.model.image_size,
+                                cfg.model.observation)
     lap("reward check episodes (drive / stand / leave) in the target", t0)
 
     results: dict[str, Any] = {"methods": {}, "bag": report.to_dict(), "target_rows": len(labelled), "split": split,

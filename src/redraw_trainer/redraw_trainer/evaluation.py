@@ -10,12 +10,15 @@ agrees). Lower KL / higher accuracy = dynamics closer to the target domain.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator
+from redraw_trainer.devices import module_device
 from redraw_trainer.distributions import categorical_kl, mode_one_hot, sample_one_hot, straight_through_sample
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.world_model import WorldModel, scan_prior
@@ -83,3 +86,19 @@ def open_loop(
         belief = log_probs.exp()
         z_prev = straight_through_sample(log_probs, generator)
     return {"kl": np.array(kls), "accuracy": np.array(accs)}
+
+
+def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceData, steps: int = 8) -> dict[str, np.ndarray]:
+    """Real target frames beside frames decoded from open-loop rollouts of each model's dynamics."""
+    starts = clean_window_starts(holdout, steps + 2)
+    start = int(starts[len(starts) // 2])
+    rows = np.arange(start, start + steps + 1)
+    real = holdout.image[rows]
+    out = {"real (target)": real[1:]}
+    with torch.no_grad():
+        device = module_device(model)
+        post = model.posterior(torch.from_numpy(real[:1]).to(device))
+        actions = torch.from_numpy(holdout.action[rows[1:]][:, None]).to(device)  # (T, 1, A)
+        for name, dynamics in dynamics_by_name.items():
+            out[f"imagined: {name}"] = model.decode(mode_rollout(model, dynamics, post, actions))[:, 0].cpu().numpy()
+    return out

@@ -35,7 +35,7 @@ def seed_jobs(cfg: Config) -> list[CollectJob]:
     behaviours = [b for b in p.seed_behaviours.split(";") if b]
     chunks = max(1, p.seed_transitions // p.chunk_transitions)
     return [CollectJob(p.domain, "none", behaviours[i % len(behaviours)], p.chunk_transitions, cfg.seed * 1000 + i,
-                       cfg.model.image_size) for i in range(chunks)]
+                       cfg.model.image_size, cfg.model.observation) for i in range(chunks)]
 
 
 def explore_jobs(cfg: Config, explorer: Path, round_: int) -> list[CollectJob]:
@@ -43,7 +43,7 @@ def explore_jobs(cfg: Config, explorer: Path, round_: int) -> list[CollectJob]:
     chunks = max(1, p.explore_transitions // p.chunk_transitions)
     per_chunk = p.explore_transitions // chunks
     return [CollectJob(p.domain, "none", f"torch:{explorer}@stochastic", per_chunk,
-                       cfg.seed * 1000 + 100 * round_ + i, cfg.model.image_size) for i in range(chunks)]
+                       cfg.seed * 1000 + 100 * round_ + i, cfg.model.image_size, cfg.model.observation) for i in range(chunks)]
 
 
 def _train(data: SequenceData, cfg: Config, run_dir: Path, steps: int, progress: bool) -> None:
@@ -124,7 +124,8 @@ def evaluate_source(cfg: Config, policy_path: Path, episodes: int) -> dict[str, 
     from redraw_trainer.envs.factory import make_env
     from redraw_trainer.rollout import run_episodes
 
-    env = make_env(cfg.pretrain.domain, seed=cfg.seed, image_size=cfg.model.image_size)
+    env = make_env(cfg.pretrain.domain, seed=cfg.seed, image_size=cfg.model.image_size,
+                   observation=cfg.model.observation)
     policy, _ = load_policy(policy_path)
     rng = np.random.default_rng(cfg.seed)
     results = {"task_policy": run_episodes(env, policy, episodes).to_dict(),

@@ -50,13 +50,14 @@ def scenario_policy(name: str, gap: Any, rng: np.random.Generator):
     raise ValueError(f"scenario '{name}': expected one of {SCENARIOS}")
 
 
-def drive_scenarios(gap_spec: str, episodes: int, steps: int, seed: int, image_size: int) -> dict[str, list[Episode]]:
+def drive_scenarios(gap_spec: str, episodes: int, steps: int, seed: int, image_size: int,
+                    observation: str = "rgb") -> dict[str, list[Episode]]:
     """`episodes` labelled episodes of at most `steps` steps per scenario, same starts for every scenario."""
     from redraw_trainer.envs.factory import make_env
     from redraw_trainer.envs.reality_gap import RealityGap
 
     gap = RealityGap.parse(gap_spec)
-    env = make_env("duckietown", gap, seed=seed, image_size=image_size)
+    env = make_env("duckietown", gap, seed=seed, image_size=image_size, observation=observation)
     out: dict[str, list[Episode]] = {}
     for name in SCENARIOS:
         policy = scenario_policy(name, gap, np.random.default_rng(seed))
@@ -99,7 +100,7 @@ class ScenarioFigures:
 def reward_check(model: WorldModel, dynamics: nn.Module, gap: str = "none", episodes: int = 5, steps: int = 30,
                  seed: int = 0) -> dict[str, Any]:
     """Drive the scenarios in the simulator with `gap`, then score the model on them (`score_scenarios`)."""
-    runs = drive_scenarios(gap, episodes, steps, seed, model.cfg.image_size)
+    runs = drive_scenarios(gap, episodes, steps, seed, model.cfg.image_size, model.cfg.observation)
     return {"gap": gap, "episodes": episodes, "steps": steps, "seed": seed, **score_scenarios(model, dynamics, runs)}
 
 

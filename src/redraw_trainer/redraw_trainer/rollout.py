@@ -54,3 +54,22 @@ def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, 
         lane_time.append(in_lane * dt)
         distance.append(metres)
     return EpisodeStats(returns, lengths, lane_time, distance)
+
+
+def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
+    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator."""
+    from redraw_policy.runtime import OnnxPolicy, PolicyRunner
+    from redraw_trainer.data.sim_to_bag import camera_jpeg
+    from redraw_trainer.envs.factory import make_env
+    from redraw_trainer.envs.reality_gap import RealityGap
+
+    env = make_env("duckietown", RealityGap.parse(gap), seed=10_000 + seed)
+    runner = PolicyRunner(OnnxPolicy(onnx_path))
+    sim = env.unwrapped
+
+    def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        return runner.step_jpeg(camera_jpeg(sim.last_frame)).action
+
+    stats = run_episodes(env, policy, episodes, seed=50_000 + seed, max_steps=episode_steps)
+    env.close()
+    return stats.to_dict()

@@ -25,12 +25,14 @@ class CollectJob:
     transitions: int
     seed: int
     image_size: int = 64
+    observation: str = "rgb"  # PreprocessConfig.observation
 
     @property
     def name(self) -> str:
         behaviour = re.sub(r"(torch|onnx):([^@]*)", lambda m: f"{m.group(1)}-{Path(m.group(2)).stem}", self.behaviour)
         safe = f"{self.domain}_{self.gap}_{behaviour}".replace(":", "-").replace(",", "+").replace("=", "").replace("/", "-")
-        return f"{safe}_{self.transitions}_s{self.seed}.npz"
+        seen = "" if self.observation == "rgb" else f"_{self.observation}"
+        return f"{safe}_{self.transitions}_s{self.seed}{seen}.npz"
 
 
 def run_job(job: CollectJob, out_dir: str | None = None) -> SequenceData:
@@ -41,7 +43,7 @@ def run_job(job: CollectJob, out_dir: str | None = None) -> SequenceData:
     from redraw_trainer.data.collect import collect
 
     gap = RealityGap.parse(job.gap)
-    env = make_env(job.domain, gap, seed=job.seed, image_size=job.image_size)
+    env = make_env(job.domain, gap, seed=job.seed, image_size=job.image_size, observation=job.observation)
     policy = make_behaviour(job.behaviour, env, np.random.default_rng(job.seed), gap)
     meta = {"domain": job.domain, "gap": gap.describe(), "behaviour": job.behaviour, "seed": job.seed}
     preprocessor = getattr(env.unwrapped, "preprocessor", None)

@@ -12,7 +12,7 @@ DOMAINS = ("duckietown", "point")
 
 
 def make_env(domain: str = "duckietown", gap: RealityGap = RealityGap(), seed: int = 0,
-             domain_rand: bool | None = None, image_size: int = 64) -> gym.Env:
+             domain_rand: bool | None = None, image_size: int = 64, observation: str = "rgb") -> gym.Env:
     """The source simulator (`gap` = none) or a target domain (source + reality gap).
 
     `domain_rand` (default: on for the source, off for a target): the source simulator randomises
@@ -27,7 +27,7 @@ def make_env(domain: str = "duckietown", gap: RealityGap = RealityGap(), seed: i
 
         from redraw_trainer.envs.duckietown import DuckietownConfig, DuckietownLaneEnv
 
-        preprocess = PreprocessConfig(out_width=image_size, out_height=image_size)
+        preprocess = PreprocessConfig(out_width=image_size, out_height=image_size, observation=observation)
         env = DuckietownLaneEnv(replace(DuckietownConfig(), domain_rand=domain_rand), preprocess, seed=seed)
         return gap.apply(env)
     if domain == "point":

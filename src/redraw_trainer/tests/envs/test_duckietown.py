@@ -124,3 +124,18 @@ def test_reality_gap_specs_parse_and_describe():
     assert RealityGap.parse(gap.describe()) == gap
     with pytest.raises(ValueError, match="unknown item 'warp'"):
         RealityGap.parse("warp=9")
+
+
+def test_lane_mask_observation_shows_the_simulator_lane_markings():
+    """With `observation="lane_masks"` the simulator's frames go through the robot's mask code: on the
+    loop's straight the yellow centre line and the white edge line are both found, and nothing else is."""
+    env = make_env("duckietown", seed=3, domain_rand=False, observation="lane_masks")
+    obs, _ = env.reset(seed=7)
+    env.close()
+    assert obs.shape == (64, 64, 3) and set(np.unique(obs)) <= {0, 255}
+    yellow, white, red = ((obs[..., c] > 0).mean() for c in range(3))
+    assert 0.005 < yellow < 0.2 and 0.005 < white < 0.3 and red < 0.01
+    rgb_env = make_env("duckietown", seed=3, domain_rand=False)
+    rgb, _ = rgb_env.reset(seed=7)
+    rgb_env.close()
+    assert not np.array_equal(rgb, obs)

@@ -1,0 +1,62 @@
+"""Upper bound for an observation's transfer: a small CNN trained *with labels* on simulator frames to read the
+lane pose, tested on real frames. If even this does not transfer, no world model on that observation will.
+
+    .venv/bin/python docs/visual-gap/supervised_probe.py --frames <dir> --labels <csv> [--camera-info <yaml>]
+
+Prints, for "rgb" and "lane_masks", the correlation of predicted and labelled d and phi on held-out
+simulator episodes and on the real frames (labels mapped to the simulator's signs, see visual_gap.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from torch import nn
+
+from redraw_perception import PreprocessConfig
+from redraw_trainer.visual_gap import correlation, read_real_frames, simulator_frames
+
+
+def cnn() -> nn.Module:
+    return nn.Sequential(nn.Conv2d(3, 16, 4, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 4, 2, 1), nn.ReLU(),
+                         nn.Conv2d(32, 32, 4, 2, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
+                         nn.Linear(512, 64), nn.ReLU(), nn.Linear(64, 2))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--frames", required=True)
+    parser.add_argument("--labels", required=True)
+    parser.add_argument("--camera-info", default=None)
+    parser.add_argument("--sim-frames", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=40)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    for observation in ("rgb", "lane_masks"):
+        sim, episode = simulator_frames(observation, 64, args.sim_frames, seed=0)
+        real = read_real_frames(args.frames, PreprocessConfig(observation=observation), args.labels,
+                                camera_info=args.camera_info)
+        held = episode >= episode[int(0.8 * len(episode))]
+        x = lambda images: torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
+        scale = sim.pose[~held].std(0)
+        train_x, train_y = x(sim.images[~held]), torch.as_tensor(sim.pose[~held] / scale, dtype=torch.float32)
+        net = cnn()
+        opt = torch.optim.Adam(net.parameters(), 1e-3)
+        for _ in range(args.epochs):
+            for idx in torch.randperm(len(train_x)).split(64):
+                loss = ((net(train_x[idx]) - train_y[idx]) ** 2).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        with torch.no_grad():
+            sim_pred = net(x(sim.images[held])).numpy() * scale
+            real_pred = net(x(real.images)).numpy() * scale
+        cells = [f"{name}: sim held-out {correlation(sim_pred[:, k], sim.pose[held][:, k]):.2f}, "
+                 f"real {correlation(real_pred[:, k], real.pose[:, k]):+.2f}" for k, name in enumerate(("d", "phi"))]
+        print(f"{observation:<10} " + " | ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
