@@ -6,7 +6,7 @@ from redraw_trainer.config import apply_overrides
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.imagination import train_actor_critic
 from redraw_trainer.posteriors import encode_posteriors
-from redraw_trainer.agent import FramePolicy
+from redraw_trainer.policy import FramePolicy
 from redraw_trainer.envs.factory import make_env
 from redraw_trainer.rollout import run_episodes
 from redraw_trainer.train import load_world_model

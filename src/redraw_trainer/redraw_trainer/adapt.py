@@ -4,7 +4,8 @@ Every method trains a dynamics function on the same loss, with the world model f
 
     L = masked mean_t KL( sg(q(z_t | x_t)) || p'(z_t | z_{t-1}, a_{t-1}, b_{t-1}) )   (no free bits)
 
-with posteriors computed once (`posteriors.encode_posteriors`), so a step touches no CNN.
+with posteriors computed once (`posteriors.encode_posteriors`), so a step touches no CNN. The adapted
+dynamics are saved beside the base model's path and loaded back onto it (`save_adapter`, `load_adapter`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +23,8 @@ from torch import nn
 from tqdm import tqdm
 
 from redraw_trainer.baselines import finetune_dynamics, new_dynamics
-from redraw_trainer.config import AdaptConfig
+from redraw_trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from redraw_trainer.config import AdaptConfig, Config
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator, module_device
 from redraw_trainer.distributions import categorical_kl
@@ -150,3 +154,26 @@ def _validation_split(data: SequenceData, fraction: float, seed: int) -> tuple[S
         return data, None
     fit, validation = data.split(fraction, seed=seed + 1)
     return (fit, validation) if len(validation) >= 2 else (data, None)
+
+
+def save_adapter(path: str | Path, result: AdaptResult, base_model: str | Path, cfg: Config) -> Path:
+    trainable = result.trainable
+    return save_checkpoint(path, "adapter", {
+        "method": result.method, "base_model": str(base_model), "config": cfg.to_dict(),
+        "weights": trainable.state_dict() if trainable is not None else {}, "history": result.history,
+    })
+
+
+def load_adapter(path: str | Path, model: WorldModel) -> tuple[nn.Module, dict[str, Any]]:
+    """The adapted dynamics for `model` (which must be the adapter's base model)."""
+    data = load_checkpoint(path, "adapter", required=("method", "weights", "config"))
+    cfg = Config.from_dict(data["config"], source=str(path))
+    if (cfg.model.groups, cfg.model.classes) != (model.cfg.groups, model.cfg.classes):
+        raise CheckpointError(f"{path}: field 'config.model' latent {cfg.model.groups}x{cfg.model.classes} does not "
+                              f"match the world model's {model.cfg.groups}x{model.cfg.classes}")
+    dynamics, _, _ = build_dynamics(model, data["method"], cfg.adapt)
+    target = dynamics.residual if data["method"] == "residual" else dynamics
+    if data["method"] != "none":
+        target.load_state_dict(data["weights"])
+    dynamics.to(module_device(model)).eval()
+    return dynamics, data

@@ -91,8 +91,7 @@ def cmd_train_world_model(args: argparse.Namespace) -> int:
 
 
 def cmd_adapt(args: argparse.Namespace) -> int:
-    from redraw_trainer.adapt import adapt
-    from redraw_trainer.adapters import save_adapter
+    from redraw_trainer.adapt import adapt, save_adapter
     from redraw_trainer.data.sequences import SequenceData
     from redraw_trainer.devices import resolve_device
     from redraw_trainer.evaluation import open_loop
@@ -269,11 +268,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_train_policy(args: argparse.Namespace) -> int:
-    from redraw_trainer.adapters import load_adapter
+    from redraw_trainer.adapt import load_adapter
     from redraw_trainer.data.sequences import SequenceData
     from redraw_trainer.devices import resolve_device
     from redraw_trainer.envs.duckietown import DuckietownConfig
-    from redraw_trainer.policy_training import save_and_export, train_policy
+    from redraw_trainer.policy import save_and_export, train_policy
     from redraw_trainer.train import load_world_model
 
     model, cfg, ckpt = load_world_model(args.model)
@@ -290,7 +289,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_reward_check(args: argparse.Namespace) -> int:
-    from redraw_trainer.adapters import load_adapter
+    from redraw_trainer.adapt import load_adapter
     from redraw_trainer.reward_check import format_reward_check, reward_check
     from redraw_trainer.train import load_world_model
 
@@ -328,7 +327,7 @@ def cmd_visual_gap(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from redraw_trainer.agent import load_policy
+    from redraw_trainer.policy import load_policy
     from redraw_trainer.envs.duckietown import DuckietownConfig
     from redraw_trainer.export import export_onnx
 

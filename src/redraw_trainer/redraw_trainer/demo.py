@@ -28,19 +28,19 @@ from typing import Any
 import torch
 
 from redraw_trainer.adapt import adapt, teacher_forced_kl
+from redraw_trainer.baselines import oracle_model
 from redraw_trainer.config import apply_overrides, with_preset_policy
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
 from redraw_trainer.devices import resolve_device
-from redraw_trainer.baselines import oracle_model
 from redraw_trainer.evaluation import imagined_strip, open_loop
 from redraw_trainer.metrics_log import read_metrics
 from redraw_trainer.paths import SMALL_MODEL
+from redraw_trainer.policy import save_and_export, train_policy
 from redraw_trainer.posteriors import encode_posteriors
-from redraw_trainer.policy_training import save_and_export, train_policy
 from redraw_trainer.reward_check import drive_scenarios, score_scenarios
-from redraw_trainer.rollout import evaluate_onnx
 from redraw_trainer.reward_refit import reward_mismatch
+from redraw_trainer.rollout import evaluate_onnx
 from redraw_trainer.seeding import seed_everything
 from redraw_trainer.train import load_world_model
 from redraw_trainer.visual_gap import camera_path_check

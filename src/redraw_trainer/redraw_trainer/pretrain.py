@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from redraw_trainer.agent import load_policy, save_policy
 from redraw_trainer.config import Config
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
@@ -25,6 +24,7 @@ from redraw_trainer.devices import resolve_device
 from redraw_trainer.imagination import train_actor_critic
 from redraw_trainer.metrics_log import MetricsLog
 from redraw_trainer.plan2explore import Disagreement, train_disagreement
+from redraw_trainer.policy import load_policy, save_policy
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.train import CHECKPOINT_NAME, load_world_model, train_world_model
 from redraw_trainer.world_model import WorldModel

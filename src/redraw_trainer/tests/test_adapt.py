@@ -7,8 +7,7 @@ transitions should fix it, beat finetuning the prior on the same data, and chang
 import pytest
 import torch
 
-from redraw_trainer.adapt import adapt
-from redraw_trainer.adapters import load_adapter, save_adapter
+from redraw_trainer.adapt import adapt, load_adapter, save_adapter
 from redraw_trainer.evaluation import open_loop
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,7 @@ workstation (where `--scale paper` runs), so the same test covers the GPU path w
 import pytest
 import torch
 
-from redraw_trainer.adapt import adapt
-from redraw_trainer.adapters import load_adapter, save_adapter
+from redraw_trainer.adapt import adapt, load_adapter, save_adapter
 from redraw_trainer.config import load_config
 from redraw_trainer.devices import module_device, resolve_device
 from redraw_trainer.evaluation import open_loop

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from redraw_trainer.agent import FramePolicy
+from redraw_trainer.policy import FramePolicy
 from redraw_trainer.envs.point import PointEnv
 from redraw_trainer.config import PolicyConfig
 from redraw_trainer.imagination import clipped_log_prob, lambda_returns, train_actor_critic

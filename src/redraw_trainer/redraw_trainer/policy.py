@@ -1,7 +1,8 @@
-"""A policy that acts from camera frames: world-model encoder -> posterior -> actor.
+"""The task policy: acts from camera frames (world-model encoder -> posterior -> actor), is trained in a
+world model's imagination (`train_policy`, the algorithm is `imagination.py`), saved as a checkpoint and
+exported to the ONNX file the robot runs (`save_and_export`, the contract is `export.py`).
 
-The world model has no recurrence, so the policy needs only the current frame; this is exactly what
-`export.py` puts into the ONNX file the robot runs.
+The world model has no recurrence, so the policy needs only the current frame.
 """
 
 from __future__ import annotations
@@ -11,12 +12,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from redraw_trainer.checkpoint import load_checkpoint, save_checkpoint
 from redraw_trainer.config import Config, PolicyConfig
+from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.devices import generator as seeded_generator, module_device
 from redraw_trainer.distributions import mode_one_hot, sample_one_hot
-from redraw_trainer.imagination import Actor
+from redraw_trainer.export import export_onnx
+from redraw_trainer.imagination import Actor, ActorCritic, train_actor_critic
+from redraw_trainer.metrics_log import MetricsLog
+from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.world_model import WorldModel
 
 
@@ -69,3 +75,26 @@ def load_policy(path: str | Path, stochastic: bool = False, seed: int = 0) -> tu
     actor.load_state_dict(data["actor"])
     actor.eval()
     return FramePolicy(model, actor, stochastic, seed), data
+
+
+def train_policy(model: WorldModel, dynamics: nn.Module, starts: SequenceData, cfg: Config, run_dir: str | Path,
+                 name: str, progress: bool = True) -> ActorCritic:
+    """Actor-critic in imagination from the posteriors of `starts` (target frames); logs to `name`.jsonl."""
+    log = MetricsLog(run_dir, f"{name}_policy.jsonl")
+    agent = train_actor_critic(model, dynamics, encode_posteriors(model, starts), cfg.policy.updates,
+                               cfg=cfg.policy, seed=cfg.seed, progress=progress, on_log=log.write,
+                               log_every=max(cfg.policy.updates // 30, 1))
+    log.close()
+    return agent
+
+
+def save_and_export(model: WorldModel, agent: ActorCritic, cfg: Config, out_dir: str | Path, name: str,
+                    preprocess: dict[str, Any] | None, kinematics: dict[str, Any] | None,
+                    sample_images: np.ndarray | None = None, extra: dict[str, Any] | None = None) -> tuple[Path, float]:
+    """Write `<name>.pt` (torch policy) and `<name>.onnx` (robot policy); returns (onnx path, parity error)."""
+    out_dir = Path(out_dir)
+    save_policy(out_dir / f"{name}.pt", model, cfg, agent.actor, agent.cfg, extra={"preprocess": preprocess, **(extra or {})})
+    onnx_path = out_dir / f"{name}.onnx"
+    diff = export_onnx(model, agent.actor, onnx_path, preprocess, kinematics, cfg.model.__dict__, sample_images,
+                       extra=extra)
+    return onnx_path, diff
