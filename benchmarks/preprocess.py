@@ -1,4 +1,5 @@
-"""Per-frame decode + preprocess time for a 640x480 JPEG: full decode vs reduced decode.
+"""Per-frame decode + preprocess time for a 640x480 JPEG: full decode vs reduced decode, and the lane-mask
+observation on top of the reduced decode.
 
     .venv/bin/python benchmarks/preprocess.py [--frames 2000]
 """
@@ -36,10 +37,12 @@ def main() -> None:
     full = time_per_frame(Preprocessor(PreprocessConfig(reduced_decode=False)), payloads)
     reduced_pre = Preprocessor(PreprocessConfig(reduced_decode=True))
     reduced = time_per_frame(reduced_pre, payloads)
+    masks = time_per_frame(Preprocessor(PreprocessConfig(reduced_decode=True, observation="lane_masks")), payloads)
     print(f"640x480 JPEG -> 64x64 RGB, {args.frames} frames, 1 OpenCV thread")
-    print(f"{'path':<24}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, t in (("full decode + resize", full), (f"reduced decode (1/{reduced_pre.decode_factor})", reduced)):
-        print(f"{name:<24}{np.percentile(t, 50):>10.3f}{np.percentile(t, 99):>10.3f}")
+    print(f"{'path':<26}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, t in (("full decode + resize", full), (f"reduced decode (1/{reduced_pre.decode_factor})", reduced),
+                    ("reduced + lane masks", masks)):
+        print(f"{name:<26}{np.percentile(t, 50):>10.3f}{np.percentile(t, 99):>10.3f}")
     print(f"speed-up (p50 full / p50 reduced): {np.percentile(full, 50) / np.percentile(reduced, 50):.2f}x")
 
 

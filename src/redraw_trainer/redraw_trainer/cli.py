@@ -321,7 +321,8 @@ def cmd_visual_gap(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2))
-    image_strip(rows, out / "strip.png", title=f"{Path(args.frames).name}: {args.model}")
+    image_strip(rows, out / "strip.png", title=f"{Path(args.frames).name}: {Path(args.model).name}",
+                columns=[Path(name).stem[-14:] for name in result["strip_frames"]])
     print(f"written: {out / 'results.json'}, {out / 'strip.png'}")
     return 0
 

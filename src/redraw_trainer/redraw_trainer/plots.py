@@ -63,8 +63,10 @@ def horizon_curves(curves: dict[str, np.ndarray], out: str | Path, ylabel: str, 
     return _save(fig, out)
 
 
-def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "", first_step: int = 0) -> Path:
-    """rows: label -> (T, H, W, 3) uint8 frames; one labelled row each; columns titled t+first_step, ..."""
+def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "", first_step: int = 0,
+                columns: list[str] | None = None) -> Path:
+    """rows: label -> (T, H, W, 3) uint8 frames; one labelled row each; columns titled `columns`, else
+    t+first_step, ..."""
     labels = list(rows)
     steps = max(len(v) for v in rows.values())
     fig, axes = plt.subplots(len(labels), steps, figsize=(1.2 * steps + 1.5, 1.3 * len(labels)), squeeze=False)
@@ -77,7 +79,7 @@ def image_strip(rows: dict[str, np.ndarray], out: str | Path, title: str = "", f
             if t == 0:
                 ax.text(-0.1, 0.5, label, transform=ax.transAxes, ha="right", va="center", fontsize=8)
             if r == 0:
-                ax.set_title(f"t+{first_step + t}", fontsize=7)
+                ax.set_title(columns[t] if columns else f"t+{first_step + t}", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, out)

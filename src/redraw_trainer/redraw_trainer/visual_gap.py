@@ -66,17 +66,18 @@ def read_real_frames(folder: str | Path, preprocess: PreprocessConfig, labels: s
         if not paths:
             raise VisualGapError(f"{labels}: no row names an image in {folder} (column '{label_columns[0]}')")
     paths = paths[:limit] if limit else paths
-    first = cv2.imread(str(paths[0]))
-    if first is None:
-        raise VisualGapError(f"{paths[0]}: not a readable image")
     camera = CameraModel.from_yaml(camera_info) if camera_info else None
-    config = replace(preprocess, frame_width=first.shape[1], frame_height=first.shape[0], camera=camera)
-    model_input, as_rgb = Preprocessor(config), Preprocessor(replace(config, observation="rgb"))
+    by_size: dict[tuple[int, int], tuple[Preprocessor, Preprocessor]] = {}  # frames of any size, each as its own
     images, rgb = [], []
     for path in paths:
         bgr = cv2.imread(str(path))
         if bgr is None:
             raise VisualGapError(f"{path}: not a readable image")
+        size = (bgr.shape[1], bgr.shape[0])
+        if size not in by_size:
+            config = replace(preprocess, frame_width=size[0], frame_height=size[1], camera=camera)
+            by_size[size] = Preprocessor(config), Preprocessor(replace(config, observation="rgb"))
+        model_input, as_rgb = by_size[size]
         images.append(model_input.from_bgr(bgr))
         rgb.append(as_rgb.from_bgr(bgr))
     pose = np.array([pose_by_name[p.name] for p in paths]) if labels else None
@@ -210,6 +211,7 @@ def visual_gap(model: WorldModel, preprocess: PreprocessConfig, real: Frames, si
             "lane masks": np.stack([lane_masks(frame) for frame in real.rgb[pick]])}
     if preprocess.observation == "lane_masks":
         del rows["lane masks"]  # the model input is the masks
+    result["strip_frames"] = [real.names[i] for i in pick]
     return result, rows
 
 
