@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from redraw_trainer.adapt import adapt, teacher_forced_kl
+from redraw_trainer.adapt import METHODS as ADAPT_METHODS, adapt, teacher_forced_kl
 from redraw_trainer.baselines import oracle_model
 from redraw_trainer.config import apply_overrides, with_preset_policy
 from redraw_trainer.data.sequences import SequenceData
@@ -45,8 +45,9 @@ from redraw_trainer.seeding import seed_everything
 from redraw_trainer.train import load_world_model
 from redraw_trainer.visual_gap import camera_path_check
 
-METHODS = ("zero_shot", "residual", "finetune", "new_dynamics", "oracle")
-ADAPT_METHOD = {"zero_shot": "none", "residual": "residual", "finetune": "finetune", "new_dynamics": "new_dynamics"}
+# The policies compared: one per adaptation method (zero-shot = the simulator's dynamics), then the oracle.
+ADAPT_METHOD = {"zero_shot": "none", **{m: m for m in ADAPT_METHODS if m != "none"}}
+METHODS = (*ADAPT_METHOD, "oracle")
 
 
 @dataclass

@@ -9,15 +9,10 @@ from typing import Any
 import numpy as np
 
 from redraw_trainer.plots import bars_with_ci, horizon_curves, image_strip
+from redraw_trainer.rollout import ci95
 
 LABELS = {"zero_shot": "zero-shot (sim model)", "residual": "ReDRAW (residual)", "finetune": "finetune",
           "new_dynamics": "new dynamics", "oracle": "oracle (target model)"}
-
-
-def ci95(values: Any) -> float:
-    """Half-width of the normal-approximation 95% interval of the mean."""
-    values = np.asarray(values, float)
-    return float(1.96 * values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
 
 
 def paired_differences(results: dict[str, Any], method: str = "residual") -> dict[str, dict[str, float]]:

@@ -13,6 +13,12 @@ import numpy as np
 Policy = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 
 
+def ci95(values: Any) -> float:
+    """Half-width of the normal-approximation 95% interval of the mean."""
+    values = np.asarray(values, float)
+    return float(1.96 * values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
 @dataclass
 class EpisodeStats:
     returns: list[float]
@@ -26,9 +32,8 @@ class EpisodeStats:
 
     @property
     def ci95(self) -> float:
-        """Half-width of the 95% confidence interval of the mean (normal approximation)."""
-        n = len(self.returns)
-        return float(1.96 * np.std(self.returns, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
+        """Half-width of the 95% confidence interval of the mean return."""
+        return ci95(self.returns)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "mean": self.mean, "ci95": self.ci95, "mean_lane_time": float(np.mean(self.lane_time)),
@@ -59,7 +64,7 @@ def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, 
 def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
     """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator."""
     from redraw_policy.runtime import OnnxPolicy, PolicyRunner
-    from redraw_trainer.data.sim_to_bag import camera_jpeg
+    from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.factory import make_env
     from redraw_trainer.envs.reality_gap import RealityGap
 

@@ -235,7 +235,7 @@ def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> di
     saw them) vs through 640x480 JPEG and the robot's decode (as target and evaluation frames are):
     posterior KL between the two and argmax agreement, beside the KL between consecutive frames as scale."""
     from redraw_perception import Preprocessor
-    from redraw_trainer.data.sim_to_bag import camera_jpeg
+    from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.behaviour import make_behaviour
     from redraw_trainer.envs.factory import make_env
     from redraw_trainer.distributions import categorical_kl

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
 from redraw_trainer.data.sequences import SequenceData
-
-Policy = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
+from redraw_trainer.rollout import Policy
 
 
 def random_policy(action_space: gym.spaces.Box, rng: np.random.Generator) -> Policy:

@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 CONTROL_PERIOD_NS = 100_000_000
@@ -35,15 +34,6 @@ class BagJob:
     out_dir: str
 
 
-def camera_jpeg(render_rgb: np.ndarray, width: int = 640, height: int = 480, quality: int = 90) -> bytes:
-    """The simulator's render as the robot's camera would send it."""
-    frame = cv2.resize(render_rgb, (width, height), interpolation=cv2.INTER_LINEAR)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise RuntimeError("JPEG encoding failed")
-    return buf.tobytes()
-
-
 def run_bag_job(job: BagJob) -> dict[str, int]:
     import json
 
@@ -51,6 +41,7 @@ def run_bag_job(job: BagJob) -> dict[str, int]:
     from redraw_logger.recorder import EpisodeRecorder
     from redraw_policy.kinematics import action_to_twist
     from redraw_trainer.envs.behaviour import make_behaviour
+    from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.factory import make_env
     from redraw_trainer.envs.reality_gap import RealityGap
 

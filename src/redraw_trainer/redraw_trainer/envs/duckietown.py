@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import cv2
 import gymnasium as gym
 import numpy as np
 
@@ -174,6 +175,15 @@ class DuckietownLaneEnv(gym.Env):
 
     def close(self) -> None:
         self.sim.close()
+
+
+def camera_jpeg(render_rgb: np.ndarray, width: int = 640, height: int = 480, quality: int = 90) -> bytes:
+    """The simulator's render as the robot's camera would send it."""
+    frame = cv2.resize(render_rgb, (width, height), interpolation=cv2.INTER_LINEAR)
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RuntimeError("JPEG encoding failed")
+    return buf.tobytes()
 
 
 def lane_pid_policy(kp: float = 20.0, ka: float = 6.0, forward: float = 0.5, omega_max: float = 4.0,
