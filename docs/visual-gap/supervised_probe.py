@@ -2,6 +2,7 @@
 lane pose, tested on real frames. If even this does not transfer, no world model on that observation will.
 
     .venv/bin/python docs/visual-gap/supervised_probe.py --frames <dir> --labels <csv> [--camera-info <yaml>]
+        [--camera-jitter 8,0.03]   # also randomise the simulator camera's pitch (deg) and height (m) per episode
 
 Prints, for "rgb" and "lane_masks", the correlation of predicted and labelled d and phi on held-out
 simulator episodes and on the real frames (labels mapped to the simulator's signs, see visual_gap.py).
@@ -16,7 +17,25 @@ import torch
 from torch import nn
 
 from redraw_perception import PreprocessConfig
+from redraw_trainer.envs import factory
 from redraw_trainer.visual_gap import correlation, read_real_frames, simulator_frames
+
+
+def jitter_camera(pitch_deg: float, height_m: float, seed: int = 123) -> None:
+    """Every simulator made from now on draws a camera pitch and height offset at each reset (uniform)."""
+    rng, make_env = np.random.default_rng(seed), factory.make_env
+
+    def make_jittered(*args, **kwargs):
+        env = make_env(*args, **kwargs)
+
+        def adjust(sim) -> None:
+            sim.cam_angle = [sim.cam_angle[0] + rng.uniform(-pitch_deg, pitch_deg), sim.cam_angle[1], sim.cam_angle[2]]
+            sim.cam_height = sim.cam_height + rng.uniform(-height_m, height_m)
+
+        env.unwrapped.camera_adjusters.append(adjust)
+        return env
+
+    factory.make_env = make_jittered
 
 
 def cnn() -> nn.Module:
@@ -32,7 +51,10 @@ def main() -> None:
     parser.add_argument("--camera-info", default=None)
     parser.add_argument("--sim-frames", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--camera-jitter", default=None, help="PITCH_DEG,HEIGHT_M: randomise the simulator camera")
     args = parser.parse_args()
+    if args.camera_jitter:
+        jitter_camera(*(float(v) for v in args.camera_jitter.split(",")))
     torch.manual_seed(0)
     for observation in ("rgb", "lane_masks"):
         sim, episode = simulator_frames(observation, 64, args.sim_frames, seed=0)
