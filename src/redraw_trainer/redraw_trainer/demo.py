@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import multiprocessing as mp
 import time
@@ -31,7 +30,7 @@ from redraw_trainer.adapt import METHODS as ADAPT_METHODS, adapt, teacher_forced
 from redraw_trainer.baselines import oracle_model
 from redraw_trainer.config import apply_overrides, with_preset_policy
 from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.data.sim_to_bag import LABELS_TOPIC
+from redraw_trainer.data.sim_to_bag import LABELS_TOPIC, split_summary
 from redraw_trainer.devices import resolve_device
 from redraw_trainer.evaluation import imagined_strip, open_loop
 from redraw_trainer.metrics_log import read_metrics
@@ -75,33 +74,6 @@ def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
     name, onnx_path, gap, episodes, episode_steps, seed = args
     torch.set_num_threads(1)
     return {"name": name, **evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed)}
-
-
-def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, train_eps: list[int],
-                  held_eps: list[int]) -> dict[str, Any]:
-    """Rows and episodes on each side of the held-out split, per recorded behaviour (from episodes.json)."""
-    starts: list[tuple[int, str]] = []  # (start stamp, behaviour) of every recorded episode, all workers
-    for log in sorted(Path(bag_dir).rglob("episodes.json")):
-        starts += [(e["start_stamp"], e["behaviour"]) for e in json.loads(log.read_text())]
-    starts.sort()
-
-    def behaviour_at(stamp: int) -> str:
-        """The behaviour of the recorded episode this row's episode lies in (a bag chunk boundary or a
-        skipped frame can start a new dataset episode inside a recorded one)."""
-        k = bisect.bisect_right(starts, (stamp, "\uffff")) - 1
-        return starts[k][1] if k >= 0 else "unknown"
-
-    bounds = list(data.episode_starts) + [len(data)]
-    out: dict[str, Any] = {}
-    for side, episodes in (("train", train_eps), ("holdout", held_eps)):
-        by: dict[str, dict[str, int]] = {}
-        for e in episodes:
-            name = behaviour_at(episode_stamps[e]) if e < len(episode_stamps) else "unknown"
-            entry = by.setdefault(name, {"episodes": 0, "rows": 0})
-            entry["episodes"] += 1
-            entry["rows"] += int(bounds[e + 1] - bounds[e])
-        out[side] = {"episodes": len(episodes), "rows": sum(b["rows"] for b in by.values()), "by_behaviour": by}
-    return out
 
 
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:

@@ -12,12 +12,17 @@ reward and termination per frame on their own topic (`LABELS_TOPIC`, read only b
 
 from __future__ import annotations
 
+import bisect
+import json
 import multiprocessing as mp
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from redraw_trainer.data.sequences import SequenceData
 
 CONTROL_PERIOD_NS = 100_000_000
 EPISODE_PAUSE_NS = 2_000_000_000
@@ -35,8 +40,6 @@ class BagJob:
 
 
 def run_bag_job(job: BagJob) -> dict[str, int]:
-    import json
-
     from redraw_logger.bag_writer import Topics
     from redraw_logger.recorder import EpisodeRecorder
     from redraw_policy.kinematics import action_to_twist
@@ -106,3 +109,30 @@ def collect_bag(domain: str, gap: str, behaviour: str, transitions: int, out_dir
         return [run_bag_job(job) for job in jobs]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         return list(pool.map(_worker, jobs))
+
+
+def split_summary(data: SequenceData, episode_stamps: list[int], bag_dir: Path, train_eps: list[int],
+                  held_eps: list[int]) -> dict[str, Any]:
+    """Rows and episodes on each side of the held-out split, per recorded behaviour (from episodes.json)."""
+    starts: list[tuple[int, str]] = []  # (start stamp, behaviour) of every recorded episode, all workers
+    for log in sorted(Path(bag_dir).rglob("episodes.json")):
+        starts += [(e["start_stamp"], e["behaviour"]) for e in json.loads(log.read_text())]
+    starts.sort()
+
+    def behaviour_at(stamp: int) -> str:
+        """The behaviour of the recorded episode this row's episode lies in (a bag chunk boundary or a
+        skipped frame can start a new dataset episode inside a recorded one)."""
+        k = bisect.bisect_right(starts, (stamp, "\uffff")) - 1
+        return starts[k][1] if k >= 0 else "unknown"
+
+    bounds = list(data.episode_starts) + [len(data)]
+    out: dict[str, Any] = {}
+    for side, episodes in (("train", train_eps), ("holdout", held_eps)):
+        by: dict[str, dict[str, int]] = {}
+        for e in episodes:
+            name = behaviour_at(episode_stamps[e]) if e < len(episode_stamps) else "unknown"
+            entry = by.setdefault(name, {"episodes": 0, "rows": 0})
+            entry["episodes"] += 1
+            entry["rows"] += int(bounds[e + 1] - bounds[e])
+        out[side] = {"episodes": len(episodes), "rows": sum(b["rows"] for b in by.values()), "by_behaviour": by}
+    return out
