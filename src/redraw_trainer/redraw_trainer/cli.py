@@ -194,11 +194,9 @@ def _read_bag_args(args: argparse.Namespace):
     kinematics = KinematicsConfig(**{**calibration, "v_max": args.v_max or kin.v_max, "omega_max": args.omega_max or kin.omega_max})
     preprocess = PreprocessConfig()
     if getattr(args, "model", None):
-        from redraw_trainer.train import load_world_model
+        from redraw_trainer.train import checkpoint_preprocess, load_world_model
 
-        _, _, ckpt = load_world_model(args.model)
-        if ckpt.get("preprocess"):
-            preprocess = PreprocessConfig.from_dict(ckpt["preprocess"], source=args.model)
+        preprocess = checkpoint_preprocess(load_world_model(args.model)[2], source=args.model)
     return read_bag(args.bag, preprocess, kinematics, PairingConfig(args.tolerance), args.camera_topic,
                     args.cmd_topic, args.workers, cache_dir=args.cache_dir, frame_size=_frame_size(args.frame_size))
 
@@ -305,13 +303,12 @@ def cmd_reward_check(args: argparse.Namespace) -> int:
 
 
 def cmd_visual_gap(args: argparse.Namespace) -> int:
-    from redraw_perception import PreprocessConfig
     from redraw_trainer.plots import image_strip
-    from redraw_trainer.train import load_world_model
+    from redraw_trainer.train import checkpoint_preprocess, load_world_model
     from redraw_trainer.visual_gap import format_visual_gap, read_real_frames, visual_gap
 
     model, _, ckpt = load_world_model(args.model)
-    preprocess = PreprocessConfig.from_dict(ckpt["preprocess"], source=args.model) if ckpt.get("preprocess") else PreprocessConfig()
+    preprocess = checkpoint_preprocess(ckpt, source=args.model)
     signs = tuple(float(v) for v in args.label_signs.split(","))
     real = read_real_frames(args.frames, preprocess, args.labels, label_signs=signs, camera_info=args.camera_info,
                             limit=args.limit)
@@ -341,15 +338,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def load_dataset(path: str, ckpt: dict | None = None):
     """A dataset file (.npz) or a bag directory (read with the model's preprocessing)."""
-    from redraw_perception import PreprocessConfig
     from redraw_trainer.data.bags import read_bag, require_rows
     from redraw_trainer.data.sequences import SequenceData
     from redraw_trainer.envs.duckietown import DuckietownConfig
+    from redraw_trainer.train import checkpoint_preprocess
 
     if str(path).endswith(".npz"):
         return SequenceData.load(path)
-    preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt and ckpt.get("preprocess") else PreprocessConfig()
-    data, report = read_bag(path, preprocess, DuckietownConfig().kinematics)
+    data, report = read_bag(path, checkpoint_preprocess(ckpt), DuckietownConfig().kinematics)
     for notice in report.notices:
         print(f"notice: {notice}")
     return require_rows(data, report)

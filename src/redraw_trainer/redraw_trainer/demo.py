@@ -41,7 +41,7 @@ from redraw_trainer.reward_check import drive_scenarios, score_scenarios
 from redraw_trainer.reward_refit import reward_mismatch
 from redraw_trainer.rollout import evaluate_onnx
 from redraw_trainer.seeding import seed_everything
-from redraw_trainer.train import load_world_model
+from redraw_trainer.train import checkpoint_preprocess, load_world_model
 from redraw_trainer.visual_gap import camera_path_check
 
 # The policies compared: one per adaptation method (zero-shot = the simulator's dynamics), then the oracle.
@@ -80,7 +80,6 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     from redraw_trainer.data.bags import read_bag
     from redraw_trainer.data.sim_to_bag import collect_bag
     from redraw_trainer.envs.duckietown import DuckietownConfig
-    from redraw_perception import PreprocessConfig
 
     started = time.perf_counter()
     out = Path(demo.out)
@@ -94,7 +93,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     warning = reward_mismatch(ckpt, demo.model)
     if warning:
         print(f"[demo] warning: {warning}")
-    preprocess = PreprocessConfig.from_dict(ckpt["preprocess"]) if ckpt.get("preprocess") else PreprocessConfig()
+    preprocess = checkpoint_preprocess(ckpt, source=demo.model)
     kinematics = DuckietownConfig().kinematics
     timings: dict[str, float] = {}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from redraw_perception import PreprocessConfig
 from torch import nn
 from tqdm import tqdm
 
@@ -40,6 +41,14 @@ def own_fields(ckpt: dict[str, Any]) -> dict[str, Any]:
     """A world-model checkpoint's own fields (preprocessing, data summaries, reward ...): what `extra` carried."""
     written = ("model", "config", "step", "optimizer", "rng", "format", "format_version", "kind", "versions")
     return {k: v for k, v in ckpt.items() if k not in written}
+
+
+def checkpoint_preprocess(ckpt: dict[str, Any] | None, source: str = "world model") -> PreprocessConfig:
+    """The preprocessing a world model was trained on, which every frame it sees must go through; the default
+    for checkpoints written before it was stored."""
+    if ckpt and ckpt.get("preprocess"):
+        return PreprocessConfig.from_dict(ckpt["preprocess"], source=source)
+    return PreprocessConfig()
 
 
 def load_world_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[WorldModel, Config, dict[str, Any]]:
