@@ -18,7 +18,7 @@ from torch import nn
 
 from redraw_perception import PreprocessConfig
 from redraw_trainer.envs import factory
-from redraw_trainer.visual_gap import correlation, read_real_frames, simulator_frames
+from redraw_trainer.visual_gap import correlation, heldout_episodes, read_real_frames, simulator_frames
 
 
 def jitter_camera(pitch_deg: float, height_m: float, seed: int = 123) -> None:
@@ -60,7 +60,7 @@ def main() -> None:
         sim, episode = simulator_frames(observation, 64, args.sim_frames, seed=0)
         real = read_real_frames(args.frames, PreprocessConfig(observation=observation), args.labels,
                                 camera_info=args.camera_info)
-        held = episode >= episode[int(0.8 * len(episode))]
+        held = heldout_episodes(episode)
         x = lambda images: torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
         scale = sim.pose[~held].std(0)
         train_x, train_y = x(sim.images[~held]), torch.as_tensor(sim.pose[~held] / scale, dtype=torch.float32)

@@ -31,7 +31,7 @@ import torch
 from redraw_perception import PreprocessConfig, Preprocessor, lane_masks
 from redraw_perception.camera_model import CameraModel
 from redraw_trainer.devices import module_device
-from redraw_trainer.distributions import mode_one_hot
+from redraw_trainer.distributions import categorical_kl, mode_one_hot
 from redraw_trainer.world_model import WorldModel
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -41,7 +41,7 @@ RIDGE_LAMBDAS = (1.0, 10.0, 100.0, 1000.0)
 @dataclass
 class Frames:
     images: np.ndarray  # (N, S, S, 3) uint8 model input
-    rgb: np.ndarray  # (N, S, S, 3) uint8 the same frames as RGB (for the strip)
+    rgb: np.ndarray | None  # (N, S, S, 3) uint8 the same frames as RGB (real frames, for the strip and masks)
     pose: np.ndarray | None  # (N, 2) lane pose (d, phi) in the simulator's convention, NaN where unlabelled
     names: list[str]
 
@@ -108,9 +108,8 @@ def simulator_frames(observation: str, image_size: int, count: int, seed: int) -
     from redraw_trainer.envs.factory import make_env
 
     env = make_env("duckietown", seed=seed, image_size=image_size, observation=observation)
-    as_rgb = Preprocessor(replace(env.unwrapped.preprocessor.config, observation="rgb"))
     rng = np.random.default_rng(seed)
-    images, rgb, pose, episode = [], [], [], []
+    images, pose, episode = [], [], []
     ep = 0
     while len(images) < count:
         obs, info = env.reset(seed=seed + ep)
@@ -119,7 +118,6 @@ def simulator_frames(observation: str, image_size: int, count: int, seed: int) -
             lane = info.get("lane")
             if lane is not None and t % 2 == 0 and len(images) < count:
                 images.append(obs)
-                rgb.append(as_rgb.from_rgb(env.unwrapped.last_frame))
                 pose.append((lane["dist"], lane["angle_rad"]))
                 episode.append(ep)
             obs, _, terminated, truncated, info = env.step(policy(obs, info))
@@ -127,22 +125,30 @@ def simulator_frames(observation: str, image_size: int, count: int, seed: int) -
                 break
         ep += 1
     env.close()
-    return Frames(np.stack(images), np.stack(rgb), np.array(pose), []), np.array(episode)
+    return Frames(np.stack(images), None, np.array(pose), []), np.array(episode)
+
+
+def heldout_episodes(episode: np.ndarray) -> np.ndarray:
+    """Rows of the last episodes (about a fifth of the rows), never fitted; one long episode: its last fifth."""
+    held = episode >= episode[int(0.8 * len(episode))]
+    return np.arange(len(episode)) >= int(0.8 * len(episode)) if held.all() else held
 
 
 @torch.no_grad()
-def posterior_features(model: WorldModel, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """(N, S, S, 3) -> (N, G*K) posterior probabilities: what the probe reads."""
-    out = [model.posterior(torch.as_tensor(images[i:i + batch])).exp().flatten(1) for i in range(0, len(images), batch)]
-    return torch.cat(out).numpy()
+def posteriors(model: WorldModel, images: np.ndarray, batch: int = 256) -> torch.Tensor:
+    """(N, S, S, 3) uint8 -> (N, G, K) posterior log-probs, in batches."""
+    return torch.cat([model.posterior(torch.as_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
+
+
+def probe_features(post: torch.Tensor) -> np.ndarray:
+    """(N, G*K) posterior probabilities: what the probe reads."""
+    return post.exp().flatten(1).numpy()
 
 
 @torch.no_grad()
-def reconstructions(model: WorldModel, images: np.ndarray, batch: int = 256) -> np.ndarray:
+def reconstructions(model: WorldModel, post: torch.Tensor, batch: int = 256) -> np.ndarray:
     """The decoded posterior mode of each frame, (N, S, S, 3) uint8."""
-    out = [model.decode(mode_one_hot(model.posterior(torch.as_tensor(images[i:i + batch]))))
-           for i in range(0, len(images), batch)]
-    return torch.cat(out).numpy()
+    return torch.cat([model.decode(mode_one_hot(post[i:i + batch])) for i in range(0, len(post), batch)]).numpy()
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float):
@@ -176,10 +182,9 @@ def lane_probe(train_x: np.ndarray, train_y: np.ndarray, held_x: np.ndarray, hel
     return out
 
 
-def marking_coverage(rgb: np.ndarray, min_pixels: int = 8) -> dict[str, float]:
-    """Fraction of frames in which the mask code finds yellow, white, either, paint (>= min_pixels)."""
-    masks = np.stack([lane_masks(frame) for frame in rgb]) > 0
-    counts = masks.reshape(len(rgb), -1, 3).sum(1)
+def marking_coverage(masks: np.ndarray, min_pixels: int = 8) -> dict[str, float]:
+    """Fraction of frames whose lane masks (N, S, S, 3) hold yellow, white, either, paint (>= min_pixels)."""
+    counts = (masks > 0).reshape(len(masks), -1, 3).sum(1)
     yellow, white = counts[:, 0] >= min_pixels, counts[:, 1] >= min_pixels
     return {"yellow": float(yellow.mean()), "white": float(white.mean()), "either": float((yellow | white).mean()),
             "frames_without_markings": int((~(yellow | white)).sum())}
@@ -189,14 +194,14 @@ def visual_gap(model: WorldModel, preprocess: PreprocessConfig, real: Frames, si
                seed: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """All figures for one model and one folder of real frames, plus the strip's rows."""
     sim, episode = simulator_frames(preprocess.observation, model.cfg.image_size, sim_frames, seed)
-    held = episode >= episode[int(0.8 * len(episode))]  # the last episodes (about a fifth), never fitted
-    if held.all():  # one long episode: hold out its last fifth
-        held = np.arange(len(episode)) >= int(0.8 * len(episode))
-    sim_x = posterior_features(model, sim.images)
-    real_x = posterior_features(model, real.images)
+    held = heldout_episodes(episode)
+    sim_post, real_post = posteriors(model, sim.images), posteriors(model, real.images)
+    sim_x, real_x = probe_features(sim_post), probe_features(real_post)
     probe = lane_probe(sim_x[~held], sim.pose[~held], sim_x[held], sim.pose[held],
                        real_x if real.pose is not None else None, real.pose)
-    sim_recon, real_recon = reconstructions(model, sim.images[held]), reconstructions(model, real.images)
+    sim_recon = reconstructions(model, sim_post[torch.from_numpy(held)])
+    real_recon = reconstructions(model, real_post)
+    masks = np.stack([lane_masks(frame) for frame in real.rgb])
     error = lambda a, b: float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean() / 255.0)
     result = {
         "observation": preprocess.observation, "real_frames": len(real.images),
@@ -204,11 +209,11 @@ def visual_gap(model: WorldModel, preprocess: PreprocessConfig, real: Frames, si
         "sim_frames": {"fit": int((~held).sum()), "heldout": int(held.sum())},
         "probe": probe,
         "reconstruction_error": {"sim_heldout": error(sim_recon, sim.images[held]), "real": error(real_recon, real.images)},
-        "markings_found": marking_coverage(real.rgb),
+        "markings_found": marking_coverage(masks),
     }
     pick = np.linspace(0, len(real.images) - 1, min(10, len(real.images))).round().astype(int)
     rows = {"real frame": real.rgb[pick], "model input": real.images[pick], "reconstruction": real_recon[pick],
-            "lane masks": np.stack([lane_masks(frame) for frame in real.rgb[pick]])}
+            "lane masks": masks[pick]}
     if preprocess.observation == "lane_masks":
         del rows["lane masks"]  # the model input is the masks
     result["strip_frames"] = [real.names[i] for i in pick]
@@ -234,11 +239,9 @@ def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> di
     """Does the camera path matter to the encoder? Source-sim renders preprocessed directly (as pretraining
     saw them) vs through 640x480 JPEG and the robot's decode (as target and evaluation frames are):
     posterior KL between the two and argmax agreement, beside the KL between consecutive frames as scale."""
-    from redraw_perception import Preprocessor
-    from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.behaviour import make_behaviour
+    from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.factory import make_env
-    from redraw_trainer.distributions import categorical_kl
 
     env = make_env("duckietown", seed=20_000 + seed)
     policy = make_behaviour("pid:noise=0.3", env, np.random.default_rng(seed))
