@@ -4,10 +4,13 @@
 
 Same data and held-out episodes as terminal_check.py; new reward and continue heads (MLP 2x256) on the
 concatenated posteriors and commands of frames t-k..t (clamped at the episode start), 3000 Adam steps."""
-import numpy as np, torch, torch.nn.functional as F, sys
+import numpy as np
+import torch
+import torch.nn.functional as F
+
 torch.set_num_threads(1)
 from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
-from redraw_trainer.distributions import mode_one_hot, sample_one_hot, two_hot_loss, two_hot_mean, bins
+from redraw_trainer.distributions import mode_one_hot, sample_one_hot, two_hot_loss, two_hot_mean
 from redraw_trainer.posteriors import encode_posteriors
 from redraw_trainer.train import load_world_model
 from redraw_trainer.nets import mlp
