@@ -17,14 +17,21 @@ STRING = "std_msgs/msg/String"
 # Duckietown's definitions, as in src/duckietown_msgs/msg/ (rosbags (de)serialises them without ROS)
 WHEELS_MSGDEF = "std_msgs/Header header\nfloat32 vel_left\nfloat32 vel_right\n"
 TWIST2D_MSGDEF = "std_msgs/Header header\nfloat32 v\nfloat32 omega\n"
+# The lane filter's pose estimate (dt-core lane_filter_node `lane_pose`), daffy's definition: read from bags
+# only (visual-gap labels); a bag's own definition, when it carries one, wins.
+LANE_POSE = "duckietown_msgs/msg/LanePose"
+LANE_POSE_MSGDEF = ("std_msgs/Header header\nfloat32 d\nfloat32 d_ref\nfloat32 sigma_d\nfloat32 phi\nfloat32 phi_ref\n"
+                    "float32 sigma_phi\nfloat32 curvature\nfloat32 curvature_ref\nfloat32 v_ref\nint32 status\n"
+                    "bool in_lane\nint32 NORMAL=0\nint32 ERROR=1\n")
 
 
 @lru_cache(maxsize=1)
 def typestore() -> Typestore:
-    """ROS 2 Jazzy types plus Duckietown's WheelsCmdStamped and Twist2DStamped."""
+    """ROS 2 Jazzy types plus Duckietown's WheelsCmdStamped, Twist2DStamped and LanePose."""
     store = get_typestore(Stores.ROS2_JAZZY)
     store.register(get_types_from_msg(WHEELS_MSGDEF, WHEELS_CMD))
     store.register(get_types_from_msg(TWIST2D_MSGDEF, TWIST2D))
+    store.register(get_types_from_msg(LANE_POSE_MSGDEF, LANE_POSE))
     return store
 
 
@@ -60,6 +67,14 @@ def wheels_cmd(stamp: int, vel_left: float, vel_right: float) -> bytes:
     store = typestore()
     msg = store.types[WHEELS_CMD](header=_header(stamp), vel_left=float(vel_left), vel_right=float(vel_right))
     return store.serialize_cdr(msg, WHEELS_CMD)
+
+
+def lane_pose(stamp: int, d: float, phi: float, in_lane: bool = True) -> bytes:
+    """A LanePose as Duckietown's lane filter publishes it (d > 0 left of the lane centre, phi > 0 turned left)."""
+    store = typestore()
+    zero = dict(d_ref=0.0, sigma_d=0.0, phi_ref=0.0, sigma_phi=0.0, curvature=0.0, curvature_ref=0.0, v_ref=0.0, status=0)
+    msg = store.types[LANE_POSE](header=_header(stamp), d=float(d), phi=float(phi), in_lane=bool(in_lane), **zero)
+    return store.serialize_cdr(msg, LANE_POSE)
 
 
 def json_string(payload: dict) -> bytes:

@@ -305,20 +305,29 @@ def cmd_reward_check(args: argparse.Namespace) -> int:
 def cmd_visual_gap(args: argparse.Namespace) -> int:
     from redraw_trainer.plots import image_strip
     from redraw_trainer.train import checkpoint_preprocess, load_world_model
-    from redraw_trainer.visual_gap import format_visual_gap, read_real_frames, visual_gap
+    from redraw_trainer.visual_gap import format_visual_gap, read_bag_frames, read_real_frames, visual_gap
 
+    if bool(args.frames) == bool(args.bag):
+        raise SystemExit("redraw visual-gap: give exactly one of --frames DIR or --bag BAG")
+    if args.bag and args.labels:
+        raise SystemExit("redraw visual-gap: --labels is for --frames; a bag's labels are its LanePose topic (--pose-topic)")
     model, _, ckpt = load_world_model(args.model)
     preprocess = checkpoint_preprocess(ckpt, source=args.model)
     signs = tuple(float(v) for v in args.label_signs.split(","))
-    real = read_real_frames(args.frames, preprocess, args.labels, label_signs=signs, camera_info=args.camera_info,
-                            limit=args.limit)
+    if args.bag:
+        real = read_bag_frames(args.bag, preprocess, args.camera_topic, args.pose_topic, label_signs=signs,
+                               camera_info=args.camera_info, limit=args.limit)
+    else:
+        real = read_real_frames(args.frames, preprocess, args.labels, label_signs=signs, camera_info=args.camera_info,
+                                limit=args.limit)
+    source = args.bag or args.frames
     result, rows = visual_gap(model, preprocess, real, args.sim_frames, args.seed)
-    result.update(model=args.model, frames=str(args.frames), labels=args.labels, label_signs=signs)
+    result.update(model=args.model, frames=str(source), labels=args.labels or args.pose_topic, label_signs=signs)
     print(format_visual_gap(result))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(result, indent=2))
-    image_strip(rows, out / "strip.png", title=f"{Path(args.frames).name}: {Path(args.model).name}",
+    image_strip(rows, out / "strip.png", title=f"{Path(source).name}: {Path(args.model).name}",
                 columns=[Path(name).stem[-14:] for name in result["strip_frames"]])
     print(f"written: {out / 'results.json'}, {out / 'strip.png'}")
     return 0
@@ -401,8 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reward_check)
 
     p = sub.add_parser("visual-gap", help="does the encoder see the lane in real frames? lane-pose probe, "
-                       "reconstruction and lane masks on a folder of camera images")
-    p.add_argument("--frames", required=True, help="folder of real camera images (.jpg/.png, e.g. 640x480)")
+                       "reconstruction and lane masks on a folder of camera images or a bag")
+    p.add_argument("--frames", default=None, help="folder of real camera images (.jpg/.png, e.g. 640x480)")
+    p.add_argument("--bag", default=None, help="or a bag (rosbag2 or ROS 1) with the camera and, as labels, the lane "
+                   "filter's LanePose (e.g. ros2 bag record /VEH/image/compressed /VEH/lane_filter_node/lane_pose)")
+    p.add_argument("--camera-topic", default=None, help="with --bag: the CompressedImage topic (default: found by type)")
+    p.add_argument("--pose-topic", default=None, help="with --bag: the LanePose topic (default: found by type; none: unlabelled)")
     p.add_argument("--labels", default=None, help="CSV of lane pose per image: columns ImageNumber, centerDistance (m), "
                    "relativeHeading (rad), as duckietown-ethz/proj-i-ml writes them (optional)")
     p.add_argument("--label-signs", default="-1,-1", help="multiply the labels' d,phi by these to get the simulator's "

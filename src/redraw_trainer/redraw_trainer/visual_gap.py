@@ -66,13 +66,25 @@ def read_real_frames(folder: str | Path, preprocess: PreprocessConfig, labels: s
         if not paths:
             raise VisualGapError(f"{labels}: no row names an image in {folder} (column '{label_columns[0]}')")
     paths = paths[:limit] if limit else paths
+    bgrs = (_read_image(path) for path in paths)
+    images, rgb = _preprocess_frames(bgrs, preprocess, camera_info)
+    pose = np.array([pose_by_name[p.name] for p in paths]) if labels else None
+    return Frames(images, rgb, pose, [p.name for p in paths])
+
+
+def _read_image(path: Path) -> np.ndarray:
+    bgr = cv2.imread(str(path))
+    if bgr is None:
+        raise VisualGapError(f"{path}: not a readable image")
+    return bgr
+
+
+def _preprocess_frames(bgrs, preprocess: PreprocessConfig, camera_info: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """BGR frames of any size -> (model input, RGB at model size), each size with its own preprocessor."""
     camera = CameraModel.from_yaml(camera_info) if camera_info else None
-    by_size: dict[tuple[int, int], tuple[Preprocessor, Preprocessor]] = {}  # frames of any size, each as its own
+    by_size: dict[tuple[int, int], tuple[Preprocessor, Preprocessor]] = {}
     images, rgb = [], []
-    for path in paths:
-        bgr = cv2.imread(str(path))
-        if bgr is None:
-            raise VisualGapError(f"{path}: not a readable image")
+    for bgr in bgrs:
         size = (bgr.shape[1], bgr.shape[0])
         if size not in by_size:
             config = replace(preprocess, frame_width=size[0], frame_height=size[1], camera=camera)
@@ -80,8 +92,59 @@ def read_real_frames(folder: str | Path, preprocess: PreprocessConfig, labels: s
         model_input, as_rgb = by_size[size]
         images.append(model_input.from_bgr(bgr))
         rgb.append(as_rgb.from_bgr(bgr))
-    pose = np.array([pose_by_name[p.name] for p in paths]) if labels else None
-    return Frames(np.stack(images), np.stack(rgb), pose, [p.name for p in paths])
+    return np.stack(images), np.stack(rgb)
+
+
+def read_bag_frames(bag: str | Path, preprocess: PreprocessConfig, camera_topic: str | None = None,
+                    pose_topic: str | None = None, label_signs: tuple[float, float] = (-1.0, -1.0),
+                    camera_info: str | Path | None = None, max_gap_s: float = 0.1, limit: int | None = None) -> Frames:
+    """Camera frames of a bag (rosbag2 or ROS 1), each labelled with the lane pose the robot's lane filter
+    published nearest in time (within `max_gap_s`, else unlabelled), mapped to the simulator's signs.
+
+    Record one on a calibrated robot with Duckietown's lane following running, e.g.
+    `ros2 bag record /<veh>/image/compressed /<veh>/lane_filter_node/lane_pose`. Without a LanePose topic
+    (and none named) the frames come unlabelled.
+    """
+    from redraw_logger import messages
+    from redraw_trainer.data.bags import BagError, BagReport, pick_topic, describe_topics, read_raw
+
+    path = Path(bag)
+    report = BagReport(str(path))
+    raw, deserialize = read_raw(path, report)
+    describe_topics(raw, deserialize, report)
+    camera = pick_topic(report, camera_topic, (messages.COMPRESSED_IMAGE,), "camera", path, "--camera-topic")
+    has_pose = any(info["type"] == messages.LANE_POSE and info["count"] for info in report.topics.values())
+    pose_topic = (pick_topic(report, pose_topic, (messages.LANE_POSE,), "lane pose", path, "--pose-topic")
+                  if pose_topic or has_pose else None)
+    stamp = lambda msg, m: messages.stamp_ns(msg.header) or m.log_time
+    poses = []
+    for m in (m for m in raw if pose_topic and m.topic == pose_topic):
+        msg = deserialize(m.data, m.msgtype)
+        poses.append((stamp(msg, m), label_signs[0] * float(msg.d), label_signs[1] * float(msg.phi)))
+    poses.sort()
+    pose_t = np.array([p[0] for p in poses], np.int64)
+    bgrs, names, labels = [], [], []
+    for m in (m for m in raw if m.topic == camera):
+        msg = deserialize(m.data, m.msgtype)
+        bgr = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_COLOR)
+        t = stamp(msg, m)
+        if bgr is None:
+            raise VisualGapError(f"{path}: a frame on {camera} at {t} ns does not decode (format '{msg.format}')")
+        label = (np.nan, np.nan)
+        if len(pose_t):
+            after = int(np.searchsorted(pose_t, t))
+            i = min((j for j in (after - 1, after) if 0 <= j < len(pose_t)), key=lambda j: abs(int(pose_t[j]) - t))
+            if abs(pose_t[i] - t) <= max_gap_s * 1e9:
+                label = poses[i][1:]
+        bgrs.append(bgr), names.append(f"{t}"), labels.append(label)
+        if limit and len(bgrs) >= limit:
+            break
+    if not bgrs:
+        raise BagError(f"{path}: no frames on {camera}")
+    if pose_topic and not np.isfinite(np.array(labels)).any():
+        raise VisualGapError(f"{path}: no frame on {camera} has a lane pose on {pose_topic} within {max_gap_s} s")
+    images, rgb = _preprocess_frames(bgrs, preprocess, camera_info)
+    return Frames(images, rgb, np.array(labels, float) if pose_topic else None, names)
 
 
 def _read_labels(path: Path, columns: tuple[str, str, str], signs: tuple[float, float]) -> dict[str, tuple[float, float]]:

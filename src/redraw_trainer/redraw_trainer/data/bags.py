@@ -181,7 +181,7 @@ def describe_topics(raw: list[RawMessage], deserialize: Deserialize, report: Bag
         info["rate_hz"] = round((len(times) - 1) / duration, 2) if duration > 0 else 0.0
 
 
-def _pick_topic(report: BagReport, wanted: str | None, types: tuple[str, ...], role: str, path: Path, option: str) -> str:
+def pick_topic(report: BagReport, wanted: str | None, types: tuple[str, ...], role: str, path: Path, option: str) -> str:
     if wanted:
         wanted = _normalise(wanted)
         if wanted not in report.topics:
@@ -368,8 +368,8 @@ def read_pairs(path: Path, kinematics: KinematicsConfig, pairing: PairingConfig,
             raise BagError(f"{path}: no labels on topic '{labels_topic}' (a simulator recording has them; real data does not)")
     for topic, count in Counter(m.topic for m in raw).items():  # counts pick the topics; `bag info` describes more
         report.topics[topic]["count"] = count
-    report.camera_topic = _pick_topic(report, camera_topic, CAMERA_TYPES, "camera", path, "--camera-topic")
-    report.command_topic = _pick_topic(report, command_topic, COMMAND_TYPES, "command", path, "--cmd-topic")
+    report.camera_topic = pick_topic(report, camera_topic, CAMERA_TYPES, "camera", path, "--camera-topic")
+    report.command_topic = pick_topic(report, command_topic, COMMAND_TYPES, "command", path, "--cmd-topic")
     command_type = report.topics[report.command_topic]["type"]
     events: list[tuple[int, int, Any]] = []  # (stamp, kind, item) in arrival (log) order
     undecodable: Counter[str] = Counter()
