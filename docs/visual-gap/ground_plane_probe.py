@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from redraw_perception.lane_masks import lane_masks
-from redraw_trainer.visual_gap import correlation, heldout_episodes, _read_labels
+from redraw_trainer.visual_gap import _read_labels, correlation, heldout_episodes
 
 GRID = 64
 X_RANGE = (0.15, 0.50)  # metres ahead of the wheel axle
@@ -69,32 +69,16 @@ def observe(rgb: np.ndarray, ground_to_pixel: np.ndarray, observation: str) -> n
 
 
 def simulator_frames(observation: str, count: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bird's-eye frames from the source simulator under a noisy lane PD, lane pose, episode index."""
-    from redraw_trainer.envs.duckietown import lane_pid_policy
-    from redraw_trainer.envs.factory import make_env
+    """Bird's-eye frames from the source simulator (visual_gap's lane-PD drive), lane pose, episode index."""
+    from redraw_trainer import visual_gap
 
-    env = make_env("duckietown", seed=seed, image_size=64)
-    sim = env.unwrapped.sim
-    rng = np.random.default_rng(seed)
-    images, pose, episode, ep = [], [], [], 0
-    while len(images) < count:
-        obs, info = env.reset(seed=seed + ep)
-        policy = lane_pid_policy(noise=0.4, rng=rng)
-        for t in range(100):
-            lane = info.get("lane")
-            if lane is not None and t % 2 == 0 and len(images) < count:
-                frame = env.unwrapped.last_frame
-                h, w = frame.shape[:2]
-                g2p = simulator_ground_to_pixel(w, h, *(float(np.ravel(v)[0]) for v in (sim.cam_fov_y, sim.cam_angle[0], sim.cam_height)))
-                images.append(observe(frame, g2p, observation))
-                pose.append((lane["dist"], lane["angle_rad"]))
-                episode.append(ep)
-            obs, _, terminated, truncated, info = env.step(policy(obs, info))
-            if terminated or truncated:
-                break
-        ep += 1
-    env.close()
-    return np.stack(images), np.array(pose), np.array(episode)
+    def view(env, obs) -> np.ndarray:
+        sim, frame = env.unwrapped.sim, env.unwrapped.last_frame
+        camera = (float(np.ravel(v)[0]) for v in (sim.cam_fov_y, sim.cam_angle[0], sim.cam_height))
+        return observe(frame, simulator_ground_to_pixel(frame.shape[1], frame.shape[0], *camera), observation)
+
+    frames, episode = visual_gap.simulator_frames("rgb", 64, count, seed, view=view)
+    return frames.images, frames.pose, episode
 
 
 def real_frames(folder: str, labels: str, intrinsics: str, homography: str, observation: str,
@@ -150,7 +134,7 @@ def geometric_check(masks: np.ndarray, pose: np.ndarray, rows: np.ndarray) -> di
 def main() -> None:
     import json
 
-    from supervised_probe import clean_rows, cnn
+    from supervised_probe import clean_rows, train_probe
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", required=True)
@@ -182,14 +166,7 @@ def main() -> None:
             x = lambda images: torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
             target = sim_pose[~held].std(0)
             train_x, train_y = x(sim_x[~held]), torch.as_tensor(sim_pose[~held] / target, dtype=torch.float32)
-            net = cnn()
-            opt = torch.optim.Adam(net.parameters(), 1e-3)
-            for _ in range(args.epochs):
-                for idx in torch.randperm(len(train_x)).split(64):
-                    loss = ((net(train_x[idx]) - train_y[idx]) ** 2).mean()
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
+            net = train_probe(train_x, train_y, args.epochs)
             with torch.no_grad():
                 sim_pred = net(x(sim_x[held])).numpy() * target
                 real_pred = net(x(real_x)).numpy() * target

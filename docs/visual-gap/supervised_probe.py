@@ -44,6 +44,19 @@ def cnn() -> nn.Module:
                          nn.Linear(512, 64), nn.ReLU(), nn.Linear(64, 2))
 
 
+def train_probe(x: torch.Tensor, y: torch.Tensor, epochs: int) -> nn.Module:
+    """`cnn()` regressed onto standardised lane pose y (N, 2) from frames x (N, 3, S, S), minibatches of 64."""
+    net = cnn()
+    opt = torch.optim.Adam(net.parameters(), 1e-3)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x)).split(64):
+            loss = ((net(x[idx]) - y[idx]) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", required=True)
@@ -64,14 +77,7 @@ def main() -> None:
         x = lambda images: torch.as_tensor(images, dtype=torch.float32).permute(0, 3, 1, 2) / 255.0
         scale = sim.pose[~held].std(0)
         train_x, train_y = x(sim.images[~held]), torch.as_tensor(sim.pose[~held] / scale, dtype=torch.float32)
-        net = cnn()
-        opt = torch.optim.Adam(net.parameters(), 1e-3)
-        for _ in range(args.epochs):
-            for idx in torch.randperm(len(train_x)).split(64):
-                loss = ((net(train_x[idx]) - train_y[idx]) ** 2).mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+        net = train_probe(train_x, train_y, args.epochs)
         with torch.no_grad():
             sim_pred = net(x(sim.images[held])).numpy() * scale
             real_pred = net(x(real.images)).numpy() * scale

@@ -20,6 +20,7 @@ simulator's convention (default -1, -1); the absolute correlations do not depend
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -164,9 +165,11 @@ def _read_labels(path: Path, columns: tuple[str, str, str], signs: tuple[float, 
     return out
 
 
-def simulator_frames(observation: str, image_size: int, count: int, seed: int) -> tuple[Frames, np.ndarray]:
+def simulator_frames(observation: str, image_size: int, count: int, seed: int,
+                     view: Callable[[Any, np.ndarray], np.ndarray] | None = None) -> tuple[Frames, np.ndarray]:
     """`count` source-simulator frames under a noisy lane PD (every other step), with lane pose and the
-    episode index (for an episode-wise split)."""
+    episode index (for an episode-wise split). `view(env, obs)`, if given, makes each kept frame instead of
+    the observation (e.g. from the raw render and the camera's pose)."""
     from redraw_trainer.envs.duckietown import lane_pid_policy
     from redraw_trainer.envs.factory import make_env
 
@@ -180,7 +183,7 @@ def simulator_frames(observation: str, image_size: int, count: int, seed: int) -
         for t in range(100):
             lane = info.get("lane")
             if lane is not None and t % 2 == 0 and len(images) < count:
-                images.append(obs)
+                images.append(view(env, obs) if view else obs)
                 pose.append((lane["dist"], lane["angle_rad"]))
                 episode.append(ep)
             obs, _, terminated, truncated, info = env.step(policy(obs, info))
