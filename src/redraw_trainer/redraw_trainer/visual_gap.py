@@ -107,28 +107,28 @@ def read_bag_frames(bag: str | Path, preprocess: PreprocessConfig, camera_topic:
     (and none named) the frames come unlabelled.
     """
     from redraw_logger import messages
-    from redraw_trainer.data.bags import BagError, BagReport, pick_topic, describe_topics, read_raw
+    from redraw_trainer.data.bags import (CAMERA_TYPES, BagError, BagReport, count_messages, message_stamp, pick_topic,
+                                         read_raw)
 
     path = Path(bag)
     report = BagReport(str(path))
     raw, deserialize = read_raw(path, report)
-    describe_topics(raw, deserialize, report)
-    camera = pick_topic(report, camera_topic, (messages.COMPRESSED_IMAGE,), "camera", path, "--camera-topic")
+    count_messages(raw, report)
+    camera = pick_topic(report, camera_topic, CAMERA_TYPES, "camera", path, "--camera-topic")
     has_pose = any(info["type"] == messages.LANE_POSE and info["count"] for info in report.topics.values())
     pose_topic = (pick_topic(report, pose_topic, (messages.LANE_POSE,), "lane pose", path, "--pose-topic")
                   if pose_topic or has_pose else None)
-    stamp = lambda msg, m: messages.stamp_ns(msg.header) or m.log_time
     poses = []
     for m in (m for m in raw if pose_topic and m.topic == pose_topic):
         msg = deserialize(m.data, m.msgtype)
-        poses.append((stamp(msg, m), label_signs[0] * float(msg.d), label_signs[1] * float(msg.phi)))
+        poses.append((message_stamp(msg, m.log_time), label_signs[0] * float(msg.d), label_signs[1] * float(msg.phi)))
     poses.sort()
     pose_t = np.array([p[0] for p in poses], np.int64)
     bgrs, names, labels = [], [], []
     for m in (m for m in raw if m.topic == camera):
         msg = deserialize(m.data, m.msgtype)
         bgr = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_COLOR)
-        t = stamp(msg, m)
+        t = message_stamp(msg, m.log_time)
         if bgr is None:
             raise VisualGapError(f"{path}: a frame on {camera} at {t} ns does not decode (format '{msg.format}')")
         label = (np.nan, np.nan)

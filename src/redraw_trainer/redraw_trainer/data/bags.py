@@ -159,7 +159,7 @@ def _stream_mcap(path: Path, report: BagReport) -> list[RawMessage]:
     return out
 
 
-def _stamp(msg: Any, log_time: int) -> int:
+def message_stamp(msg: Any, log_time: int) -> int:
     header = getattr(msg, "header", None)
     return messages.stamp_ns(header) if header is not None and hasattr(header, "stamp") else log_time
 
@@ -169,7 +169,7 @@ def describe_topics(raw: list[RawMessage], deserialize: Deserialize, report: Bag
     stamps: dict[str, list[int]] = {}
     for m in raw:
         try:
-            stamp = _stamp(deserialize(m.data, m.msgtype), m.log_time)
+            stamp = message_stamp(deserialize(m.data, m.msgtype), m.log_time)
         except Exception:  # undecodable or unknown type: the log time still dates it
             stamp = m.log_time
         stamps.setdefault(m.topic, []).append(stamp)
@@ -179,6 +179,12 @@ def describe_topics(raw: list[RawMessage], deserialize: Deserialize, report: Bag
         duration = float(times[-1] - times[0]) / 1e9 if len(times) > 1 else 0.0
         info["duration_s"] = round(duration, 3)
         info["rate_hz"] = round((len(times) - 1) / duration, 2) if duration > 0 else 0.0
+
+
+def count_messages(raw: list[RawMessage], report: BagReport) -> None:
+    """Messages per topic, which is all `pick_topic` needs (cheap: nothing decoded; `describe_topics` says more)."""
+    for topic, count in Counter(m.topic for m in raw).items():
+        report.topics[topic]["count"] = count
 
 
 def pick_topic(report: BagReport, wanted: str | None, types: tuple[str, ...], role: str, path: Path, option: str) -> str:
@@ -366,8 +372,7 @@ def read_pairs(path: Path, kinematics: KinematicsConfig, pairing: PairingConfig,
                 labels[int(payload["stamp_ns"])] = payload
         if not labels:
             raise BagError(f"{path}: no labels on topic '{labels_topic}' (a simulator recording has them; real data does not)")
-    for topic, count in Counter(m.topic for m in raw).items():  # counts pick the topics; `bag info` describes more
-        report.topics[topic]["count"] = count
+    count_messages(raw, report)
     report.camera_topic = pick_topic(report, camera_topic, CAMERA_TYPES, "camera", path, "--camera-topic")
     report.command_topic = pick_topic(report, command_topic, COMMAND_TYPES, "command", path, "--cmd-topic")
     command_type = report.topics[report.command_topic]["type"]
