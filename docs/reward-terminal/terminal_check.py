@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
 from redraw_trainer.distributions import mode_one_hot, sample_one_hot, two_hot_loss
 from redraw_trainer.posteriors import encode_posteriors
@@ -43,6 +45,22 @@ def figures(model, cache: torch.Tensor, action: torch.Tensor, reward: np.ndarray
             "reward_correlation": float(np.corrcoef(r, true)[0, 1]), "terminals": int(t.sum()), "rows": int(len(rows))}
 
 
+def load_split(model_path: str, data_dir: str) -> tuple[Any, SequenceData, torch.Tensor, np.ndarray, np.ndarray,
+                                                         np.random.Generator]:
+    """The frozen model, the source data (collected once into `data_dir`), its posteriors, held-out and
+    training rows (a fifth of the episodes held out whole), and the generator that drew the split (training
+    batches continue from it)."""
+    model, _, _ = load_world_model(model_path)
+    model.float().eval().requires_grad_(False)
+    jobs = [CollectJob("duckietown", "none", b, 3000, 500 + i, model.cfg.image_size) for i, b in enumerate(BEHAVIOURS * 2)]
+    data = collect_jobs(jobs, data_dir, 1, False)
+    cache = encode_posteriors(model, data)
+    episode = np.cumsum(data.is_first) - 1
+    rng = np.random.default_rng(0)
+    held = np.isin(episode, rng.permutation(episode.max() + 1)[: (episode.max() + 1) // 5])
+    return model, data, cache, np.where(held)[0], np.where(~held)[0], rng
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="models/source_small.pt")
@@ -51,16 +69,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     args = parser.parse_args()
     torch.manual_seed(0)
-    model, _, _ = load_world_model(args.model)
-    model.float().eval().requires_grad_(False)
-    jobs = [CollectJob("duckietown", "none", b, 3000, 500 + i, model.cfg.image_size) for i, b in enumerate(BEHAVIOURS * 2)]
-    data = collect_jobs(jobs, args.data, 1, False)
-    cache = encode_posteriors(model, data)
+    model, data, cache, hold_rows, train_rows, rng = load_split(args.model, args.data)
     episode = np.cumsum(data.is_first) - 1
-    rng = np.random.default_rng(0)
-    held_eps = rng.permutation(episode.max() + 1)[: (episode.max() + 1) // 5]
-    held = np.isin(episode, held_eps)
-    hold_rows, train_rows = np.where(held)[0], np.where(~held)[0]
     action = torch.from_numpy(data.action)
     reward, terminal = data.reward, data.is_terminal.astype(bool)
     result = {"model": args.model, "transitions": len(data), "episodes": int(episode.max() + 1),
