@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -85,8 +86,6 @@ def real_frames(folder: str, labels: str, intrinsics: str, homography: str, obse
                 scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Labelled real frames, rectified and warped; `scale` multiplies the homography's ground coordinates
     (a camera-height error: the default extrinsics are not this robot's)."""
-    from pathlib import Path
-
     calib = yaml.safe_load(Path(intrinsics).read_text())
     k = np.array(calib["camera_matrix"]["data"], float).reshape(3, 3)
     d = np.array(calib["distortion_coefficients"]["data"], float)
