@@ -15,10 +15,10 @@ import time
 
 import torch
 
-from redraw_trainer.config import load_config
-from redraw_trainer.distributions import sample_one_hot, unimix_logits
-from redraw_trainer.imagination import ActorCritic
-from redraw_trainer.world_model import WorldModel
+from redraw_trainer.core.config import load_config
+from redraw_trainer.model.distributions import sample_one_hot, unimix_logits
+from redraw_trainer.learn.imagination import ActorCritic
+from redraw_trainer.model.world_model import WorldModel
 
 
 def seconds_per_call(fn, calls: int, warmup: int = 3) -> float:

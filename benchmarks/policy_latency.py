@@ -7,7 +7,7 @@ The policy node runs as it does on the robot: its own process (`policy_node`, rc
 receives the commands on a SingleThreadedExecutor; both share one DDS domain limited to this host.
 The node's per-stage timings come from its own /diagnostics (p50/p99 over the last 1000 frames).
 Without --model, a `small`-preset encoder + actor (random weights: latency depends on the architecture,
-not the weights) is exported with `redraw_trainer.export`. Prints p50/p99 end to end and its breakdown.
+not the weights) is exported with `redraw_trainer.learn.export`. Prints p50/p99 end to end and its breakdown.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ def export_small_policy(path: Path) -> Path:
     import torch
 
     from redraw_perception import PreprocessConfig
-    from redraw_trainer.config import load_config
-    from redraw_trainer.export import export_onnx
-    from redraw_trainer.config import PolicyConfig
-    from redraw_trainer.imagination import Actor
-    from redraw_trainer.world_model import WorldModel
+    from redraw_trainer.core.config import load_config
+    from redraw_trainer.learn.export import export_onnx
+    from redraw_trainer.core.config import PolicyConfig
+    from redraw_trainer.model.actor import Actor
+    from redraw_trainer.model.world_model import WorldModel
 
     torch.manual_seed(0)
     cfg = load_config(["small"])

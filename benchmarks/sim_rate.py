@@ -33,7 +33,8 @@ def wrapped_rate(steps: int, seed: int = 0) -> float:
 
 
 def raw_rate(steps: int, seed: int = 0) -> float:
-    from redraw_trainer.envs.duckietown import DuckietownConfig, DuckietownLaneEnv
+    from redraw_trainer.core.config import DuckietownConfig
+    from redraw_trainer.envs.duckietown import DuckietownLaneEnv
 
     env = DuckietownLaneEnv(DuckietownConfig(), seed=seed)  # build once, then bypass our wrapper
     sim = env.sim

@@ -14,12 +14,12 @@ import time
 import numpy as np
 import torch
 
-from redraw_trainer.adapt import build_dynamics, dynamics_kl_loss
-from redraw_trainer.config import load_config
+from redraw_trainer.learn.adapt import build_dynamics, dynamics_kl_loss
+from redraw_trainer.core.config import load_config
 from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.distributions import sample_one_hot
-from redraw_trainer.posteriors import encode_posteriors, windows_with_cache
-from redraw_trainer.world_model import WorldModel
+from redraw_trainer.model.distributions import sample_one_hot
+from redraw_trainer.learn.posteriors import encode_posteriors, windows_with_cache
+from redraw_trainer.model.world_model import WorldModel
 
 
 def random_data(rows: int, size: int, rng: np.random.Generator) -> SequenceData:

@@ -18,7 +18,7 @@ import numpy as np
 from redraw_trainer.envs.behaviour import make_behaviour
 from redraw_trainer.envs.factory import make_env
 from redraw_trainer.envs.reality_gap import RealityGap
-from redraw_trainer.rollout import run_episodes
+from redraw_trainer.envs.rollout import run_episodes
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ stretches each channel between percentiles). Here both run per frame, with no st
 same mask wherever it is processed.
 
 The HSV ranges are Duckietown's, narrowed where measured on simulator and Duckiebot frames
-(docs/visual-gap/): yellow hue 15-35 (OpenCV's 0-180 scale) instead of 25-45, because the simulator's
+(experiments/visual-gap/): yellow hue 15-35 (OpenCV's 0-180 scale) instead of 25-45, because the simulator's
 grass sits at 40-50 and real yellow paint at 10-30 after balancing; white saturation <= 70 instead of
 <= 100, which keeps the simulator's tinted grass out.
 """

@@ -20,54 +20,51 @@ import json
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from redraw_trainer.adapt import METHODS as ADAPT_METHODS, adapt, teacher_forced_kl
-from redraw_trainer.baselines import oracle_model
-from redraw_trainer.config import apply_overrides, with_preset_policy
-from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.data.sim_to_bag import LABELS_TOPIC, split_summary
-from redraw_trainer.devices import resolve_device
-from redraw_trainer.evaluation import imagined_strip, open_loop
-from redraw_trainer.metrics_log import read_metrics
-from redraw_trainer.paths import SMALL_MODEL
-from redraw_trainer.policy import save_and_export, train_policy
-from redraw_trainer.posteriors import encode_posteriors
-from redraw_trainer.reward_check import drive_scenarios, score_scenarios
-from redraw_trainer.reward_refit import reward_mismatch
-from redraw_trainer.rollout import evaluate_onnx
-from redraw_trainer.seeding import seed_everything
-from redraw_trainer.train import checkpoint_preprocess, load_world_model
-from redraw_trainer.visual_gap import camera_path_check
+from redraw_trainer.learn.adapt import METHODS as ADAPT_METHODS, adapt, teacher_forced_kl
+from redraw_trainer.learn.baselines import oracle_model
+from redraw_trainer.core.config import DemoConfig, apply_overrides, load_config, with_preset_policy
+from redraw_trainer.data.bags import read_bag
+from redraw_trainer.data.sim_to_bag import LABELS_TOPIC, collect_bag, split_summary
+from redraw_trainer.core.devices import resolve_device
+from redraw_trainer.measure.evaluation import imagined_strip, open_loop
+from redraw_trainer.core.metrics_log import read_metrics
+from redraw_trainer.core.paths import PAPER_MODEL, SMALL_MODEL
+from redraw_trainer.learn.policy import save_and_export, train_policy
+from redraw_trainer.learn.posteriors import encode_posteriors
+from redraw_trainer.measure.report import write_report
+from redraw_trainer.measure.reward_check import drive_scenarios, score_scenarios
+from redraw_trainer.learn.reward_refit import reward_mismatch
+from redraw_trainer.envs.rollout import evaluate_onnx
+from redraw_trainer.core.seeding import seed_everything
+from redraw_trainer.model.checkpoint import checkpoint_preprocess, load_world_model
+from redraw_trainer.measure.visual_gap import camera_path_check
 
 # The policies compared: one per adaptation method (zero-shot = the simulator's dynamics), then the oracle.
 ADAPT_METHOD = {"zero_shot": "none", **{m: m for m in ADAPT_METHODS if m != "none"}}
 METHODS = (*ADAPT_METHOD, "oracle")
 
 
-@dataclass
-class DemoConfig:
-    model: str = SMALL_MODEL  # the shipped model, found from the package (any working directory)
-    out: str = "runs/demo"
-    gap: str = "steering_reversed,trim=0.1"
-    preset: str = "small"  # actor-critic settings (policy.*) come from this preset; the world model brings its own
-    transitions: int = 10_000
-    behaviour: str = "operator;operator;smooth"  # reward-free target driving, taken in turn episode by episode
-    episodes: int = 20
-    episode_steps: int = 200
-    oracle_steps: int = 1000  # full world-model updates, at least the adaptation methods' steps
-    camera_check_frames: int = 200  # source frames compared through both camera paths
-    reward_check_episodes: int = 5  # target episodes per behaviour (drive / stand / leave) for the reward check
-    policy_updates: int = 1000  # per method and seed; the imagined return and entropy flatten by then (docs/demo-small)
-    policy_batch: int = 256
-    adapt_steps: int = 1000
-    workers: int = 2
-    seeds: int = 1
-    seed: int = 0
+PAPER_PRETRAIN = "redraw pretrain --preset paper --out models/source_paper.pt"
+
+
+def check_paper_model(path: str) -> None:
+    """The paper preset's demo needs a world model of the paper sizes; none is shipped (it needs a GPU)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no paper-size world model; pretrain one first (resumable, GPU "
+                                f"workstation): {PAPER_PRETRAIN}")
+    _, cfg, _ = load_world_model(path)
+    paper = load_config(["paper"]).model
+    sizes = ("image_size", "cnn_depth", "groups", "classes", "hidden", "prior_layers")
+    differ = {k: (getattr(cfg.model, k), getattr(paper, k)) for k in sizes if getattr(cfg.model, k) != getattr(paper, k)}
+    if differ:
+        found = ", ".join(f"{k} {have} (paper: {want})" for k, (have, want) in differ.items())
+        raise ValueError(f"{path}: not a paper-size model ({found}); pretrain one with: {PAPER_PRETRAIN}")
 
 
 def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
@@ -77,24 +74,23 @@ def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
 
 
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
-    from redraw_trainer.data.bags import read_bag
-    from redraw_trainer.data.sim_to_bag import collect_bag
-    from redraw_trainer.envs.duckietown import DuckietownConfig
-
     started = time.perf_counter()
     out = Path(demo.out)
     out.mkdir(parents=True, exist_ok=True)
-    model, cfg, ckpt = load_world_model(demo.model)
+    model_path = demo.model or (PAPER_MODEL if demo.preset == "paper" else SMALL_MODEL)
+    if demo.preset == "paper":
+        check_paper_model(model_path)
+    model, cfg, ckpt = load_world_model(model_path)
     with_preset_policy(cfg, demo.preset)
-    apply_overrides(cfg, [f"policy.updates={demo.policy_updates}", f"policy.batch_size={demo.policy_batch}",
-                          f"adapt.steps={demo.adapt_steps}", *overrides])
+    cfg.policy.updates, cfg.policy.batch_size, cfg.adapt.steps = demo.policy_updates, demo.policy_batch, demo.adapt_steps
+    apply_overrides(cfg, overrides)
     device = resolve_device(cfg.device)
     model.to(device)
-    warning = reward_mismatch(ckpt, demo.model)
+    warning = reward_mismatch(ckpt, model_path)
     if warning:
         print(f"[demo] warning: {warning}")
-    preprocess = checkpoint_preprocess(ckpt, source=demo.model)
-    kinematics = DuckietownConfig().kinematics
+    preprocess = checkpoint_preprocess(ckpt, source=model_path)
+    kinematics = cfg.sim.kinematics  # the target simulator's, as the model learned its actions
     timings: dict[str, float] = {}
 
     def lap(name: str, t0: float) -> None:
@@ -136,7 +132,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             t0 = time.perf_counter()
             seed_everything(cfg.seed)  # every method starts from the same random state: runs reproduce
             if name == "oracle":
-                policy_model = oracle_model(demo.model, train_labelled, cfg, demo.oracle_steps, seed_dir, progress)
+                policy_model = oracle_model(model_path, train_labelled, cfg, demo.oracle_steps, seed_dir, progress)
                 dynamics = policy_model.dynamics
             else:
                 policy_model = model
@@ -178,8 +174,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
         entry.setdefault("distance", []).extend(evaluation["distance"])
     results["timings_s"] = timings
     results["total_s"] = round(time.perf_counter() - started, 1)
-    results["config"] = {"demo": asdict(demo), "model": cfg.to_dict()}
-    from redraw_trainer.report import write_report
+    results["config"] = {"demo": {**asdict(demo), "model": model_path}, "model": cfg.to_dict()}
 
     table = write_report(results, curves, imagined_strip(model, dynamics_for_strip, holdout), out, policy_curves)
     (out / "results.json").write_text(json.dumps(results, indent=2))

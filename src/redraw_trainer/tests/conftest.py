@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from redraw_trainer.config import Config, load_config
-from redraw_trainer.data.collect import collect, random_policy
+from redraw_trainer.core.config import Config, load_config
+from redraw_trainer.data.collect import collect
+from redraw_trainer.envs.rollout import random_policy
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.envs.point import PointEnv
 from redraw_trainer.envs.reality_gap import ReversedAction
-from redraw_trainer.train import train_world_model
-from redraw_trainer.world_model import WorldModel
+from redraw_trainer.learn.train import train_world_model
+from redraw_trainer.model.world_model import WorldModel
 
 PRETRAIN_STEPS = 800
 

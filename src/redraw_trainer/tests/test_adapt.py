@@ -7,8 +7,8 @@ transitions should fix it, beat finetuning the prior on the same data, and chang
 import pytest
 import torch
 
-from redraw_trainer.adapt import adapt, load_adapter, save_adapter
-from redraw_trainer.evaluation import open_loop
+from redraw_trainer.learn.adapt import adapt, load_adapter, save_adapter
+from redraw_trainer.measure.evaluation import open_loop
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 reward-free target driving (steering reversed) predicts *held-out* target episodes better than the
 unadapted model. Finetuning at the same budget is reported beside it.
 
-Margin chosen from measurements (docs/adapt-overfit): on this data the residual's held-out KL is about
+Margin chosen from measurements (experiments/adapt-overfit): on this data the residual's held-out KL is about
 0.6x the unadapted model's; the test asks for below 0.8x. With the residual's output forced to zero
 (nothing learned) the ratio is 1.0 and the test fails.
 """
@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from redraw_trainer.adapt import adapt, teacher_forced_kl
-from redraw_trainer.config import apply_overrides
+from redraw_trainer.learn.adapt import adapt, teacher_forced_kl
+from redraw_trainer.core.config import apply_overrides
 from redraw_trainer.data.collect import collect
 from redraw_trainer.envs.behaviour import make_behaviour
 from redraw_trainer.envs.factory import make_env
 from redraw_trainer.envs.reality_gap import RealityGap
-from redraw_trainer.train import load_world_model
+from redraw_trainer.model.checkpoint import load_world_model
 
 MODEL = Path(__file__).resolve().parents[3] / "models" / "source_small.pt"
 MARGIN = 0.8

@@ -2,7 +2,7 @@
 
 import pytest
 
-from redraw_trainer.config import Config, ConfigError, load_config
+from redraw_trainer.core.config import Config, ConfigError, load_config
 
 
 def test_presets_layer_and_overrides_win():
@@ -37,7 +37,7 @@ def test_round_trip_through_dict():
 
 
 def test_a_policy_trained_anew_takes_the_presets_actor_critic_not_the_models():
-    from redraw_trainer.config import with_preset_policy
+    from redraw_trainer.core.config import with_preset_policy
 
     stored = Config.from_dict({"model": {"groups": 8}, "policy": {"entropy": 0.003, "hidden": 64}})
     cfg = with_preset_policy(stored, "small")

@@ -9,7 +9,8 @@ import json
 import matplotlib.image
 import pytest
 
-from redraw_trainer.demo import METHODS, DemoConfig, run_demo
+from redraw_trainer.demo import METHODS, run_demo
+from redraw_trainer.core.config import DemoConfig
 
 TINY = dict(transitions=300, episodes=2, episode_steps=15, oracle_steps=2, policy_updates=3, policy_batch=16,
             adapt_steps=5, workers=2, camera_check_frames=10)

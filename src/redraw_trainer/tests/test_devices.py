@@ -7,14 +7,15 @@ workstation (where `--scale paper` runs), so the same test covers the GPU path w
 import pytest
 import torch
 
-from redraw_trainer.adapt import adapt, load_adapter, save_adapter
-from redraw_trainer.config import load_config
-from redraw_trainer.devices import module_device, resolve_device
-from redraw_trainer.evaluation import open_loop
-from redraw_trainer.export import export_onnx
-from redraw_trainer.imagination import train_actor_critic
-from redraw_trainer.posteriors import encode_posteriors
-from redraw_trainer.train import load_world_model, train_world_model
+from redraw_trainer.learn.adapt import adapt, load_adapter, save_adapter
+from redraw_trainer.core.config import load_config
+from redraw_trainer.core.devices import module_device, resolve_device
+from redraw_trainer.measure.evaluation import open_loop
+from redraw_trainer.learn.export import export_onnx
+from redraw_trainer.learn.imagination import train_actor_critic
+from redraw_trainer.learn.posteriors import encode_posteriors
+from redraw_trainer.model.checkpoint import load_world_model
+from redraw_trainer.learn.train import train_world_model
 
 from conftest import point_data
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from redraw_trainer.distributions import (
+from redraw_trainer.model.distributions import (
     bins,
     categorical_kl,
     straight_through_sample,

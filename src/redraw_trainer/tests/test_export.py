@@ -6,11 +6,11 @@ import torch
 
 from redraw_perception import ContractError, PreprocessConfig
 from redraw_policy.runtime import OnnxPolicy
-from redraw_trainer.config import load_config
-from redraw_trainer.export import FrameToAction, export_onnx
-from redraw_trainer.config import PolicyConfig
-from redraw_trainer.imagination import Actor
-from redraw_trainer.world_model import WorldModel
+from redraw_trainer.core.config import load_config
+from redraw_trainer.learn.export import FrameToAction, export_onnx
+from redraw_trainer.core.config import PolicyConfig
+from redraw_trainer.model.actor import Actor
+from redraw_trainer.model.world_model import WorldModel
 
 
 @pytest.fixture

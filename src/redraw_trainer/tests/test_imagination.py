@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from redraw_trainer.policy import FramePolicy
+from redraw_trainer.model.frame_policy import FramePolicy
 from redraw_trainer.envs.point import PointEnv
-from redraw_trainer.config import PolicyConfig
-from redraw_trainer.imagination import clipped_log_prob, lambda_returns, train_actor_critic
-from redraw_trainer.posteriors import encode_posteriors
-from redraw_trainer.rollout import run_episodes
+from redraw_trainer.core.config import PolicyConfig
+from redraw_trainer.learn.imagination import clipped_log_prob, lambda_returns, train_actor_critic
+from redraw_trainer.learn.posteriors import encode_posteriors
+from redraw_trainer.envs.rollout import run_episodes
 
 from conftest import point_data
 

@@ -1,5 +1,17 @@
-"""The trainer's modules import each other without a cycle, counting imports inside functions too
-(a function-level import is how a cycle hides: `config` once imported `imagination` in a method)."""
+"""The trainer's modules import each other without a cycle and without an arrow running back up the house,
+counting imports inside functions too (a function-level import is how a cycle hides: `config` once imported
+`imagination` in a method).
+
+The rooms, lowest first; a module may import from its own room and the rooms below it:
+    core     configuration, devices, seeding, paths, metrics logs
+    model    the networks and the files they live in (DRAW, residual, actor, checkpoints)
+    envs     simulators, reality gaps, behaviour policies, rollouts
+    data     datasets: sequences, bags, recording simulators
+    learn    everything that trains: pretraining, Plan2Explore, adaptation, imagination, export
+    measure  everything that scores: evaluation, reward check, visual gap, replay, report, plots
+    workflows  the pipeline's steps on files, as the command line runs them
+    demo, cli  the demo pipeline and the command line, on top
+"""
 
 import ast
 from pathlib import Path
@@ -59,8 +71,40 @@ def test_the_cycle_finder_finds_a_cycle_hidden_in_a_function(tmp_path):
     assert find_cycle(import_graph(pkg)) == ["pkg.config", "pkg.imagination", "pkg.world_model", "pkg.config"]
 
 
+ROOMS = ("core", "model", "envs", "data", "learn", "measure", "workflows", "demo", "cli")
+
+
+def room_of(module: str) -> int:
+    """Height of a module of redraw_trainer in the house (the package root counts as the ground floor)."""
+    parts = module.split(".")
+    return ROOMS.index(parts[1]) if len(parts) > 1 else -1
+
+
+def upward_arrows(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{src} -> {dst}" for src, dsts in graph.items() for dst in dsts if room_of(dst) > room_of(src))
+
+
+def test_every_module_lives_in_a_room():
+    assert all(len(m.split(".")) == 1 or m.split(".")[1] in ROOMS for m in import_graph(PACKAGE))
+
+
+def test_the_arrow_finder_finds_an_arrow_running_up(tmp_path):
+    pkg = tmp_path / "redraw_trainer"
+    for room in ("envs", "learn"):
+        (pkg / room).mkdir(parents=True)
+        (pkg / room / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "learn" / "policy.py").write_text("X = 1\n")
+    (pkg / "envs" / "behaviour.py").write_text("def load():\n    from redraw_trainer.learn.policy import X\n")
+    assert upward_arrows(import_graph(pkg)) == ["redraw_trainer.envs.behaviour -> redraw_trainer.learn.policy"]
+
+
+def test_no_arrow_runs_back_up_the_house():
+    assert upward_arrows(import_graph(PACKAGE)) == []
+
+
 def test_redraw_trainer_has_no_import_cycle():
     graph = import_graph(PACKAGE)
-    assert "redraw_trainer.imagination" in graph and "redraw_trainer.data.bags" in graph
-    assert "redraw_trainer.config" in graph["redraw_trainer.imagination"]  # edges are really read
+    assert "redraw_trainer.learn.imagination" in graph and "redraw_trainer.data.bags" in graph
+    assert "redraw_trainer.core.config" in graph["redraw_trainer.learn.imagination"]  # edges are really read
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))

@@ -3,7 +3,7 @@
 import torch
 import torch.nn.functional as F
 
-from redraw_trainer.plan2explore import Disagreement
+from redraw_trainer.learn.plan2explore import Disagreement
 
 
 def latents(batch: int, groups: int, classes: int, low: int, high: int) -> torch.Tensor:

@@ -5,7 +5,8 @@ import dataclasses
 
 import torch
 
-from redraw_trainer.reward_refit import RefitConfig, refit_reward_head
+from redraw_trainer.core.config import RefitConfig
+from redraw_trainer.learn.reward_refit import refit_reward_head
 
 from conftest import point_data
 
@@ -24,8 +25,8 @@ def test_refit_learns_a_new_reward_and_touches_only_the_reward_head(pretrained):
 
 
 def test_refit_command_writes_a_model_that_differs_only_in_its_reward_head(tmp_path, pretrained, tiny_config):
-    from redraw_trainer.reward_refit import refit_reward
-    from redraw_trainer.train import load_world_model, save_world_model
+    from redraw_trainer.learn.reward_refit import refit_reward
+    from redraw_trainer.model.checkpoint import load_world_model, save_world_model
 
     source = save_world_model(tmp_path / "source.pt", copy.deepcopy(pretrained), tiny_config, 800)
     out = tmp_path / "refit.pt"
@@ -42,8 +43,8 @@ def test_refit_command_writes_a_model_that_differs_only_in_its_reward_head(tmp_p
 
 
 def test_a_model_whose_reward_head_learned_another_reward_is_flagged():
-    from redraw_trainer.envs.duckietown import DuckietownConfig
-    from redraw_trainer.reward_refit import reward_mismatch
+    from redraw_trainer.core.config import DuckietownConfig
+    from redraw_trainer.learn.reward_refit import reward_mismatch
 
     current = DuckietownConfig().reward_spec()
     assert reward_mismatch({"reward": current}, "m.pt") is None

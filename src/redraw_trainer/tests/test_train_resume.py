@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from redraw_trainer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from redraw_trainer.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 from conftest import point_data
 

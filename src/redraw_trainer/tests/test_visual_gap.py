@@ -16,7 +16,7 @@ from redraw_logger import messages
 from redraw_perception import PreprocessConfig
 from redraw_testing.scenes import road_frame
 from redraw_trainer.cli import main
-from redraw_trainer.visual_gap import VisualGapError, lane_probe, read_bag_frames, read_real_frames
+from redraw_trainer.measure.visual_gap import VisualGapError, lane_probe, read_bag_frames, read_real_frames
 
 MODEL = Path(__file__).resolve().parents[3] / "models" / "source_small.pt"
 

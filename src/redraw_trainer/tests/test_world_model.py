@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from redraw_trainer.config import load_config
-from redraw_trainer.distributions import unimix_logits
-from redraw_trainer.world_model import WorldModel, dynamics_mask, scan_prior
+from redraw_trainer.core.config import load_config
+from redraw_trainer.model.distributions import unimix_logits
+from redraw_trainer.model.world_model import WorldModel, dynamics_mask, scan_prior
 
 from conftest import point_data
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 from tqdm import tqdm
 
 from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.rollout import Policy
-
-
-def random_policy(action_space: gym.spaces.Box, rng: np.random.Generator) -> Policy:
-    """Uniform random actions."""
-    return lambda obs, info: rng.uniform(action_space.low, action_space.high).astype(np.float32)
+from redraw_trainer.envs.rollout import Policy
 
 
 def collect(env: gym.Env, policy: Policy, transitions: int, seed: int = 0, progress: bool = False,

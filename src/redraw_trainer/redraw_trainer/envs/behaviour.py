@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from redraw_trainer.data.collect import Policy, random_policy
+from redraw_trainer.envs.rollout import Policy, random_policy
 
 
 def _options(spec: str) -> tuple[str, dict[str, float]]:
@@ -23,7 +23,7 @@ def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator, gap: Any =
     """random | pid[:noise=S,kp=..,ka=..,forward=..] | operator[:noise=S,swerve=P] | smooth[:sigma=S]
     | torch:CKPT[@stochastic] | onnx:MODEL. `gap` (a RealityGap) is what an operator knows about the robot."""
     if spec.startswith("torch:"):
-        from redraw_trainer.policy import load_policy
+        from redraw_trainer.model.frame_policy import load_policy
 
         path, _, mode = spec[len("torch:"):].partition("@")
         return load_policy(path, stochastic=mode == "stochastic", seed=int(rng.integers(1 << 31)))[0]

@@ -17,7 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+
 from typing import Any
 
 import cv2
@@ -25,37 +25,11 @@ import gymnasium as gym
 import numpy as np
 
 from redraw_perception import PreprocessConfig, Preprocessor
-from redraw_policy.kinematics import KinematicsConfig, action_to_wheels
+from redraw_policy.kinematics import action_to_wheels
+
+from redraw_trainer.core.config import DuckietownConfig
 
 WheelTransform = Callable[[float, float], tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class DuckietownConfig:
-    map_name: str = "loop_empty"
-    domain_rand: bool = True
-    render_width: int = 160  # 4:3 like the robot's 640x480 camera; preprocessing crops and resizes
-    render_height: int = 120
-    control_hz: float = 10.0
-    physics_hz: float = 30.0
-    episode_steps: int = 300
-    v_max: float = 0.5  # m/s at forward action 1
-    omega_max: float = 4.0  # rad/s at turn action 1
-    alive_bonus: float = 1.0  # per step on the road
-    progress_scale: float = 20.0  # reward per metre driven along the lane
-    lateral_scale: float = 3.0  # penalty per metre off the lane centre, per step
-    heading_scale: float = 0.5  # penalty per radian off the lane direction, per step
-    offroad_penalty: float = 10.0
-
-    def reward_spec(self) -> dict[str, float]:
-        """The reward's parameters, stored with every model whose reward head learned them."""
-        return {"alive_bonus": self.alive_bonus, "progress_scale": self.progress_scale,
-                "lateral_scale": self.lateral_scale, "heading_scale": self.heading_scale,
-                "offroad_penalty": self.offroad_penalty}
-
-    @property
-    def kinematics(self) -> KinematicsConfig:
-        return KinematicsConfig(v_max=self.v_max, omega_max=self.omega_max)
 
 
 def _quiet_import_simulator() -> type:
@@ -84,7 +58,7 @@ class DuckietownLaneEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"]}
 
-    def __init__(self, config: DuckietownConfig = DuckietownConfig(), preprocess: PreprocessConfig = PreprocessConfig(),
+    def __init__(self, config: DuckietownConfig | None = None, preprocess: PreprocessConfig = PreprocessConfig(),
                  seed: int | None = None) -> None:
         _headless()
         Simulator = _quiet_import_simulator()
@@ -94,6 +68,7 @@ class DuckietownLaneEnv(gym.Env):
         numpy_compat.apply()
         for name in ("gym-duckietown", "duckietown_world", "typing", "nodes"):  # they log every step at DEBUG
             logging.getLogger(name).setLevel(logging.WARNING)
+        config = config or DuckietownConfig()
         self.config = config
         self.preprocessor = Preprocessor(preprocess)
         self.kinematics = config.kinematics

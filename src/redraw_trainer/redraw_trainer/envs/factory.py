@@ -17,7 +17,7 @@ def make_env(domain: str = "duckietown", gap: RealityGap = RealityGap(), seed: i
 
     `domain_rand` (default: on for the source, off for a target): the source simulator randomises
     textures, lighting and camera each episode, for robustness; a target domain stands for the real
-    world, which is one world, so it keeps one appearance (docs/adapt-overfit: re-randomised target
+    world, which is one world, so it keeps one appearance (experiments/adapt-overfit: re-randomised target
     episodes made every held-out episode look new, and no dynamics correction could generalise).
     """
     if domain_rand is None:
@@ -25,7 +25,8 @@ def make_env(domain: str = "duckietown", gap: RealityGap = RealityGap(), seed: i
     if domain == "duckietown":
         from redraw_perception import PreprocessConfig
 
-        from redraw_trainer.envs.duckietown import DuckietownConfig, DuckietownLaneEnv
+        from redraw_trainer.core.config import DuckietownConfig
+        from redraw_trainer.envs.duckietown import DuckietownLaneEnv
 
         preprocess = PreprocessConfig(out_width=image_size, out_height=image_size, observation=observation)
         env = DuckietownLaneEnv(replace(DuckietownConfig(), domain_rand=domain_rand), preprocess, seed=seed)

@@ -23,7 +23,7 @@ from redraw_testing.onnx_models import make_onnx_policy
 from redraw_testing.scenes import jpeg, road_frame
 from redraw_trainer.cli import main
 from redraw_trainer.data.bags import read_bag
-from redraw_trainer.envs.duckietown import DuckietownConfig
+from redraw_trainer.core.config import DuckietownConfig
 
 MS = 1_000_000
 T0 = 5_000 * MS

@@ -6,7 +6,7 @@ import numpy as np
 
 from redraw_trainer.data.bags import read_bag
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC, collect_bag
-from redraw_trainer.envs.duckietown import DuckietownConfig
+from redraw_trainer.core.config import DuckietownConfig
 
 
 def test_a_recording_reads_back_reward_free_or_with_its_labels_for_any_seed(tmp_path):

@@ -61,7 +61,7 @@ def test_lane_centred_driving_earns_and_leaving_the_road_costs(source):
 
 
 def test_reward_ranks_driving_over_standing_still_over_leaving_the_road(source):
-    from redraw_trainer.rollout import run_episodes
+    from redraw_trainer.envs.rollout import run_episodes
 
     policies = {"drive": lane_pid_policy(), "stand": lambda obs, info: np.zeros(2, np.float32),
                 "leave": lambda obs, info: np.array([1.0, 1.0], np.float32)}

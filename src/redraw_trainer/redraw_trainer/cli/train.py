@@ -1,0 +1,122 @@
+"""Learning: `redraw pretrain`, `refit-reward`, `train-world-model`, `adapt`, `train-policy`, `export`."""
+
+from __future__ import annotations
+
+import argparse
+
+from redraw_trainer import workflows
+from redraw_trainer.cli.options import add_fields, bag_options, bag_reading, config_from, config_options
+from redraw_trainer.core.config import AdaptConfig, DemoConfig, RefitConfig
+from redraw_trainer.core.paths import SMALL_MODEL
+from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.learn.train import train_world_model
+
+DEMO = DemoConfig()  # the budgets every results table used, the defaults on real data too
+SET_HELP = "config override section.key=value, repeatable (every key: `redraw config show`)"
+
+
+def pretrain(args: argparse.Namespace) -> list[str]:
+    presets = args.preset or ["small"]
+    run_dir = args.run_dir or f"runs/pretrain-{presets[-1]}"
+    return workflows.pretrain_run(config_from(args), run_dir, args.out, f"redraw pretrain ({', '.join(presets)})",
+                                  not args.quiet)
+
+
+def refit_reward(args: argparse.Namespace) -> list[str]:
+    return workflows.refit_reward_run(args.model, args.run_dir, args.out, args.transitions, RefitConfig(steps=args.steps),
+                                      args.policy_updates, args.eval_episodes, args.set, args.preset, not args.quiet)
+
+
+def train_world(args: argparse.Namespace) -> list[str]:
+    _, steps = train_world_model(SequenceData.load(args.data), config_from(args), args.run_dir, progress=not args.quiet)
+    return [f"world model trained to step {steps} in {args.run_dir}"]
+
+
+def adapt(args: argparse.Namespace) -> list[str]:
+    return workflows.adapt_run(args.model, args.bag, args.method, args.out, bag_reading(args), args.steps, args.set,
+                               not args.quiet)
+
+
+def train_policy(args: argparse.Namespace) -> list[str]:
+    return workflows.train_policy_run(args.model, args.residual, args.bag, args.out, bag_reading(args), args.preset,
+                                      args.updates, args.set, not args.quiet)
+
+
+def export(args: argparse.Namespace) -> list[str]:
+    return workflows.export_run(args.policy, args.out)
+
+
+def _overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
+    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
+
+
+def _bag_or_dataset(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--bag", "--data", dest="bag", required=True,
+                   help=f"{what}: a bag (folder or file, any format `redraw bag info` reads) or a dataset .npz "
+                        "from `redraw bag convert` (--data: old name)")
+    bag_options(p)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    register_pretraining(sub)
+    register_adaptation(sub)
+
+
+def register_pretraining(sub: argparse._SubParsersAction) -> None:
+    """The simulator side: pretrain a world model, refit its reward head, train one on a dataset file."""
+    p = sub.add_parser("pretrain", help="collect source-sim data (with Plan2Explore) and train the world model")
+    p.add_argument("--run-dir", default=None, help="run folder: data, checkpoints, logs; resumes from it "
+                   "(default runs/pretrain-<last preset>)")
+    p.add_argument("--out", default=None, help="copy the final world model here (float16, no optimizer state)")
+    config_options(p)
+    p.set_defaults(func=pretrain)
+
+    p = sub.add_parser("refit-reward", help="refit a world model's reward head to the current task reward")
+    p.add_argument("--model", default=SMALL_MODEL, help="world model (default: the shipped one)")
+    p.add_argument("--run-dir", default="runs/refit-small", help="run folder: labelled data, refitted model, task "
+                   "policy; resumes (default runs/refit-small)")
+    p.add_argument("--out", required=True, help="the world model with the refitted head (float16, like the shipped one)")
+    p.add_argument("--transitions", type=int, default=12_000, help="labelled source transitions to collect (default 12000)")
+    add_fields(p, RefitConfig, ["steps"])
+    p.add_argument("--policy-updates", type=int, default=None, help="task-policy updates (default: the preset's)")
+    p.add_argument("--preset", default="small", help="task-policy (actor-critic) settings from this preset (default small)")
+    p.add_argument("--eval-episodes", type=int, default=None, help="source evaluation episodes of 30 s (default: the preset's)")
+    _overrides(p)
+    p.set_defaults(func=refit_reward, steps=RefitConfig.steps)
+
+    p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
+    p.add_argument("--data", required=True, help="dataset .npz (from `redraw bag convert`)")
+    p.add_argument("--run-dir", required=True, help="run folder: checkpoints and logs; resumes from it")
+    config_options(p)
+    p.set_defaults(func=train_world)
+
+
+def register_adaptation(sub: argparse._SubParsersAction) -> None:
+    """The robot side: adapt to target data, train the policy in imagination, export it."""
+    p = sub.add_parser("adapt", help="adapt a world model's dynamics to target data (ReDRAW: a residual)")
+    p.add_argument("--model", required=True, help="the pretrained world model whose dynamics to adapt (e.g. models/source_small.pt)")
+    _bag_or_dataset(p, "target data")
+    p.add_argument("--method", default="residual", choices=["residual", "finetune", "new_dynamics", "none"],
+                   help="residual: ReDRAW (default); finetune the prior; train a new prior; none: unadapted")
+    p.add_argument("--out", required=True, help="adapter file to write (+ <name>_adapt.jsonl and TensorBoard beside it)")
+    p.add_argument("--steps", type=int, default=DEMO.adapt_steps, help=f"adaptation updates (default {DEMO.adapt_steps}, "
+                   f"as in every results table; the model's own config says {AdaptConfig.steps})")
+    _overrides(p)
+    p.set_defaults(func=adapt)
+
+    p = sub.add_parser("train-policy", help="train a policy in a (rectified) model's imagination and export it to ONNX")
+    p.add_argument("--model", required=True, help="the world model (the adapter's base model with --residual)")
+    p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out` (any method)")
+    _bag_or_dataset(p, "start frames")
+    p.add_argument("--out", required=True, help="policy .pt path; the .onnx is written beside it")
+    p.add_argument("--updates", type=int, default=DEMO.policy_updates,
+                   help=f"actor-critic updates (default {DEMO.policy_updates}, as in every results table)")
+    p.add_argument("--preset", default="small", help="actor-critic settings (policy.*) from this preset (default small)")
+    _overrides(p)
+    p.set_defaults(func=train_policy)
+
+    p = sub.add_parser("export", help="export a policy checkpoint to ONNX (with a parity check)")
+    p.add_argument("--policy", required=True, help="the policy's checkpoint .pt (from `redraw train-policy`)")
+    p.add_argument("--out", required=True, help="ONNX file to write (parity-checked against torch)")
+    p.set_defaults(func=export)

@@ -1,0 +1,189 @@
+"""The pipeline's steps as the command line runs them, on files: each loads its inputs, calls the library,
+writes its outputs and returns what to print. `redraw <command>` is one call into this module (or into
+`demo.py`); everything here is usable from Python the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from redraw_trainer.core.config import Config, RefitConfig, apply_overrides, with_preset_policy
+from redraw_trainer.core.devices import resolve_device
+from redraw_trainer.core.metrics_log import MetricsLog
+from redraw_trainer.data.bags import CAMERA_TYPES, COMMAND_TYPES, BagError, BagReport, inspect_bag, require_rows
+from redraw_trainer.data.reading import BagReading, load_dataset, read_robot_bag
+from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.learn.adapt import adapt, load_adapter, save_adapter
+from redraw_trainer.learn.export import export_onnx
+from redraw_trainer.learn.policy import save_and_export, train_policy
+from redraw_trainer.learn.pretrain import export_world_model, pretrain
+from redraw_trainer.learn.reward_refit import refit_reward
+from redraw_trainer.learn.train import CHECKPOINT_NAME
+from redraw_trainer.measure.evaluation import open_loop
+from redraw_trainer.measure.plots import image_strip, learning_curves, stamp_gap_histogram
+from redraw_trainer.measure.reward_check import format_reward_check, reward_check
+from redraw_trainer.measure.visual_gap import format_visual_gap, read_bag_frames, read_real_frames, visual_gap
+from redraw_trainer.model.checkpoint import action_scale, checkpoint_preprocess, load_world_model, model_contract
+from redraw_trainer.model.frame_policy import load_policy
+
+
+def pretrain_run(cfg: Any, run_dir: str | Path, out: str | None, title: str, progress: bool) -> list[str]:
+    """`redraw pretrain`: collect, explore, train (resuming from `run_dir`), plot the curves, export to `out`."""
+    summary = pretrain(cfg, run_dir, progress=progress)
+    learning_curves(Path(run_dir) / "metrics.jsonl", ["train/loss/recon", "train/kl/dynamics", "train/loss/reward"],
+                    Path(run_dir) / "curve.png", title=title)
+    lines = [json.dumps({k: {"mean": v["mean"], "ci95": v["ci95"]} for k, v in summary["source_returns"].items()}, indent=2)]
+    if out:
+        lines.append(f"world model written to {export_world_model(Path(run_dir) / CHECKPOINT_NAME, out)}")
+    return lines
+
+
+def refit_reward_run(model: str, run_dir: str, out: str, transitions: int, refit: RefitConfig, policy_updates: int | None,
+                     eval_episodes: int | None, overrides: list[str], preset: str, progress: bool) -> list[str]:
+    """`redraw refit-reward`: refit the reward head on labelled source data, retrain and score the task policy."""
+    summary = refit_reward(model, run_dir, out, transitions, refit, policy_updates=policy_updates,
+                           eval_episodes=eval_episodes, overrides=overrides, progress=progress, preset=preset)
+    learning_curves(Path(run_dir) / "refit.jsonl", ["refit/holdout_abs_error"], Path(run_dir) / "refit.png",
+                    title="reward head refit: held-out |predicted - true| reward")
+    scores = {k: {"mean": v["mean"], "ci95": v["ci95"], "mean_distance": v["mean_distance"]}
+              for k, v in summary["source_returns"].items()}
+    return [json.dumps(scores, indent=2), f"world model with the refitted reward head written to {out}"]
+
+
+def adapt_run(model_path: str, data_path: str, method: str, out: str, reading: BagReading, steps: int | None,
+              overrides: list[str], progress: bool) -> list[str]:
+    """`redraw adapt`: adapt the model's dynamics to a target bag or dataset; score on held-out episodes; save."""
+    model, cfg, ckpt = load_world_model(model_path)
+    if steps is not None:
+        cfg.adapt.steps = steps
+    apply_overrides(cfg, overrides)
+    model.to(resolve_device(cfg.device))
+    data = load_dataset(data_path, reading, checkpoint_preprocess(ckpt), action_scale(cfg))
+    train, holdout = data.split(cfg.adapt.holdout_fraction, seed=cfg.seed)
+    result = adapt(model, train, cfg.adapt, method, seed=cfg.seed, progress=progress)
+    scores = open_loop(model, result.dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon)
+    save_adapter(out, result, model_path, cfg)
+    log = MetricsLog(Path(out).parent, f"{Path(out).stem}_adapt.jsonl")  # + TensorBoard scalars
+    for row in result.history:
+        log.write(int(row["step"]), {k: v for k, v in row.items() if k != "step"})
+    log.close()
+    return [f"{method}: held-out open-loop KL per horizon {scores['kl'].round(2).tolist()}",
+            f"adapter written to {out} (curves: {log.path})"]
+
+
+def train_policy_run(model_path: str, residual: str | None, data_path: str, out: str, reading: BagReading,
+                     preset: str, updates: int | None, overrides: list[str], progress: bool) -> list[str]:
+    """`redraw train-policy`: actor-critic in the (adapted) model's imagination from the data's frames; export."""
+    model, cfg, ckpt = load_world_model(model_path)
+    with_preset_policy(cfg, preset)
+    if updates is not None:
+        cfg.policy.updates = updates
+    apply_overrides(cfg, overrides)
+    model.to(resolve_device(cfg.device))
+    dynamics = load_adapter(residual, model)[0] if residual else model.dynamics
+    data = load_dataset(data_path, reading, checkpoint_preprocess(ckpt), action_scale(cfg))
+    agent = train_policy(model, dynamics, data, cfg, Path(out).parent, Path(out).stem, progress)
+    onnx_path, diff = save_and_export(model, agent, cfg, Path(out).parent, Path(out).stem, ckpt.get("preprocess"),
+                                      cfg.sim.kinematics.to_dict(), data.image[:32])
+    return [f"policy: {out}; ONNX: {onnx_path} (torch/onnxruntime max abs diff {diff:.2e})"]
+
+
+def export_run(policy_path: str, out: str) -> list[str]:
+    """`redraw export`: a policy checkpoint to the ONNX file the robot runs, parity-checked against torch."""
+    policy, data = load_policy(policy_path)
+    kinematics = Config.from_dict(data["config"], source=policy_path).sim.kinematics.to_dict()
+    diff = export_onnx(policy.model, policy.actor, out, data.get("preprocess"), kinematics, data["config"]["model"])
+    return [f"exported {out}: torch vs onnxruntime max abs diff {diff:.2e}"]
+
+
+def reward_check_run(model_path: str, residual: str | None, gap: str, episodes: int, steps: int, seed: int,
+                     out: str | None) -> list[str]:
+    """`redraw reward-check`: what the model's imagination pays for driving, standing and leaving the road."""
+    model, _, _ = load_world_model(model_path)
+    dynamics = load_adapter(residual, model)[0] if residual else model.dynamics
+    result = reward_check(model, dynamics, gap, episodes, steps, seed)
+    lines = [format_reward_check(result)]
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(result, indent=2))
+        lines.append(f"written to {out}")
+    return lines
+
+
+def dataset_lines(data: SequenceData, report: BagReport) -> list[str]:
+    """What a bag gave for training: topics, pairing, rows, skipped frames and why, notices, warnings."""
+    gaps = np.array(report.step_gaps_s)
+    rate = f"{1.0 / np.median(gaps):.1f} Hz" if len(gaps) else "n/a"
+    lines = [f"camera: {report.camera_topic}   command: {report.command_topic}   paired step rate: {rate}",
+             "pairing: " + ", ".join(f"{k}={v}" for k, v in report.pairing.items()),
+             f"dataset: {len(data)} rows, {data.num_episodes} episodes, frames skipped: {report.corrupt_frames}"]
+    lines += [f"  skipped {count}: {reason}" for reason, count in report.skipped.items()]
+    lines += [f"  e.g. {example}" for example in report.skip_examples]
+    lines += [f"notice: {notice}" for notice in report.notices]
+    lines += [f"warning: {warning}" for warning in report.warnings]
+    return lines
+
+
+def bag_info(bag: str, reading: BagReading, model: str, out: str | None) -> list[str]:
+    """`redraw bag info`: every topic (type, count, duration, rate), then what training would get from it."""
+    report = inspect_bag(bag)  # an unreadable bag raises BagError: exit 2 with the reason
+    lines = [f"bag: {report.path} ({report.format})",
+             f"  {'topic':<44} {'type':<40} {'msgs':>7} {'duration':>9} {'rate':>9}"]
+    for topic, info in sorted(report.topics.items()):
+        lines.append(f"  {topic:<44} {info['type']:<40} {info['count']:>7} {info['duration_s']:>8.1f}s "
+                     f"{info['rate_hz']:>7.1f}Hz")
+    for role, types in (("camera", CAMERA_TYPES), ("command", COMMAND_TYPES)):
+        found = [t for t, i in report.topics.items() if i["type"] in types and i["count"]]
+        lines.append(f"training needs a {role} topic ({' or '.join(types)}): " + (", ".join(found) or "MISSING"))
+    try:
+        data, full = read_robot_bag(bag, reading, *model_contract(model))
+    except BagError as err:
+        return lines + [f"training: this bag gives no dataset: {err}"]
+    lines += dataset_lines(data, full)
+    if len(data) == 0:
+        lines.append("training: this bag gives no dataset (0 rows); see the pairing and skip counts above")
+    if out:
+        stamp_gap_histogram(full.step_gaps_s, Path(out) / "stamp_gaps.png", title=str(bag))
+        lines.append(f"stamp-gap histogram: {Path(out) / 'stamp_gaps.png'}")
+    return lines
+
+
+def bag_convert(bag: str, reading: BagReading, model: str, out: str) -> list[str]:
+    """`redraw bag convert`: a bag to a dataset `.npz` with the model's preprocessing (BagError if it gives none)."""
+    data, report = read_robot_bag(bag, reading, *model_contract(model))
+    lines = dataset_lines(data, report)
+    require_rows(data, report)
+    data.save(out)
+    return lines + [f"{len(data)} rows, {data.num_episodes} episodes -> {out}"]
+
+
+def visual_gap_run(model_path: str, frames: str | None, bag: str | None, labels: str | None, label_signs: str,
+                   camera_topic: str | None, pose_topic: str | None, camera_info: str | None, sim_frames: int,
+                   limit: int | None, seed: int, out: str) -> list[str]:
+    """`redraw visual-gap`: does the encoder see the lane in real frames (a folder with a labels CSV, or a bag
+    with the lane filter's LanePose)? Writes results.json and strip.png under `out`."""
+    if bool(frames) == bool(bag):
+        raise ValueError("give exactly one of --frames DIR or --bag BAG")
+    if bag and labels:
+        raise ValueError("--labels is for --frames; a bag's labels are its LanePose topic (--pose-topic)")
+    model, _, ckpt = load_world_model(model_path)
+    preprocess = checkpoint_preprocess(ckpt, source=model_path)
+    signs = tuple(float(v) for v in label_signs.split(","))
+    if bag:
+        real = read_bag_frames(bag, preprocess, camera_topic, pose_topic, label_signs=signs, camera_info=camera_info,
+                               limit=limit)
+    else:
+        real = read_real_frames(frames, preprocess, labels, label_signs=signs, camera_info=camera_info, limit=limit)
+    source = bag or frames
+    result, rows = visual_gap(model, preprocess, real, sim_frames, seed)
+    result.update(model=model_path, frames=str(source), labels=labels or pose_topic, label_signs=signs)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "results.json").write_text(json.dumps(result, indent=2))
+    image_strip(rows, folder / "strip.png", title=f"{Path(source).name}: {Path(model_path).name}",
+                columns=[Path(name).stem[-14:] for name in result["strip_frames"]])
+    return [format_visual_gap(result), f"written: {folder / 'results.json'}, {folder / 'strip.png'}"]
