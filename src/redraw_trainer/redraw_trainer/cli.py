@@ -259,9 +259,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from redraw_logger.pairing import PairingConfig
     from redraw_trainer.replay import replay_bag
 
-    result = replay_bag(args.bag, args.policy, args.out, args.camera_topic, args.cmd_topic, PairingConfig(args.tolerance))
+    result = replay_bag(args.bag, args.policy, args.out, args.camera_topic, args.cmd_topic, PairingConfig(args.tolerance),
+                        panels=args.panels, worst=args.worst, video_frames=args.video_frames)
     print(result.summary)
-    print(f"plot: {result.plot}\nvideo: {result.video}")
+    print(f"plots: {result.plot}, {result.scatter}, {result.plot.with_name('worst_episodes.png')}\nvideo: {result.video}")
     return 0
 
 
@@ -499,7 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="run an ONNX policy over a recorded bag's frames offline: plot, video, agreement")
     p.add_argument("--bag", required=True, help="a recorded bag (any format `redraw bag info` reads)")
     p.add_argument("--policy", required=True, help="ONNX policy from `redraw export` / `train-policy`")
-    p.add_argument("--out", required=True, help="folder for commands.png, replay.mp4, summary.json")
+    p.add_argument("--out", required=True, help="folder for commands.png, worst_episodes.png, agreement.png, replay.mp4, "
+                   "summary.json")
+    p.add_argument("--panels", type=int, default=6, help="episodes drawn in commands.png: the N longest (default 6)")
+    p.add_argument("--worst", type=int, default=3,
+                   help="episodes where the policy disagrees most: listed, drawn and in the video (default 3)")
+    p.add_argument("--video-frames", type=int, default=600,
+                   help="at most this many video frames; longer episodes are shown every k-th frame (default 600)")
     _bag_read_args(p)
     p.set_defaults(func=cmd_replay)
 

@@ -11,7 +11,8 @@
 5. train a policy in each model's imagination (rewards from the frozen sim reward head);
 6. export each to ONNX and evaluate it through the robot runtime (JPEG -> preprocessing -> onnxruntime
    -> kinematics) in the target simulator;
-7. print the results table and write a report folder (markdown, curves, bars, imagined-vs-real strip).
+7. print the results table and write a report folder (markdown, curves, bars, imagined-vs-real strip, and per
+   method a clip of one evaluation episode: camera view with the commands, top-down path).
 """
 
 from __future__ import annotations
@@ -70,10 +71,10 @@ class DemoConfig:
     seed: int = 0
 
 
-def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
-    name, onnx_path, gap, episodes, episode_steps, seed = args
+def _eval_worker(args: tuple[str, str, str, int, int, int, str | None, str]) -> dict[str, Any]:
+    name, onnx_path, gap, episodes, episode_steps, seed, clip, title = args
     torch.set_num_threads(1)
-    return {"name": name, **evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed)}
+    return {"name": name, **evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed, clip, title)}
 
 
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
@@ -167,7 +168,12 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             lap(f"seed {cfg.seed} {name}: adapt + policy + export", t0)
 
     t0 = time.perf_counter()
-    jobs = [(name, path, demo.gap, demo.episodes, demo.episode_steps, demo.seed) for name, path in exports]
+    from redraw_trainer.report import LABELS
+
+    first = {name: i for i, (name, _) in reversed(list(enumerate(exports)))}  # each method's first seed: one clip
+    jobs = [(name, path, demo.gap, demo.episodes, demo.episode_steps, demo.seed,
+             str(out / "clips" / name) if first[name] == i else None, LABELS.get(name, name))
+            for i, (name, path) in enumerate(exports)]
     with ProcessPoolExecutor(demo.workers, mp_context=mp.get_context("spawn")) as pool:
         evaluations = list(pool.map(_eval_worker, jobs))
     lap("evaluate ONNX policies in the target simulator", t0)
@@ -176,6 +182,11 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
         entry.setdefault("returns", []).extend(evaluation["returns"])
         entry.setdefault("lane_time", []).extend(evaluation["lane_time"])
         entry.setdefault("distance", []).extend(evaluation["distance"])
+        if "clip" in evaluation:  # the first evaluation episode of the first seed, watched (report.md shows it)
+            clip = {k: str(Path(v).relative_to(out)) for k, v in evaluation["clip"].items()}
+            results.setdefault("clips", {})[evaluation["name"]] = {
+                **clip, "seed": demo.seed, "return": evaluation["returns"][0], "distance": evaluation["distance"][0],
+                "steps": evaluation["lengths"][0]}
     results["timings_s"] = timings
     results["total_s"] = round(time.perf_counter() - started, 1)
     results["config"] = {"demo": asdict(demo), "model": cfg.to_dict()}

@@ -61,8 +61,13 @@ def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, 
     return EpisodeStats(returns, lengths, lane_time, distance)
 
 
-def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
-    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator."""
+def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int,
+                  clip: str | None = None, title: str = "") -> dict[str, Any]:
+    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator.
+
+    With `clip` (a path stem), the first episode's camera frames, commands and positions are also kept and
+    written as `<clip>.mp4`, `<clip>.gif` and `<clip>_path.png` (returned under "clip"); watching changes
+    nothing the policy sees or does, so every number is the same with or without it."""
     from redraw_policy.runtime import OnnxPolicy, PolicyRunner
     from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.factory import make_env
@@ -71,10 +76,26 @@ def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, s
     env = make_env("duckietown", RealityGap.parse(gap), seed=10_000 + seed)
     runner = PolicyRunner(OnnxPolicy(onnx_path))
     sim = env.unwrapped
+    seen = {"episode": -1, "frames": [], "commands": [], "xy": []}
 
     def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        return runner.step_jpeg(camera_jpeg(sim.last_frame)).action
+        command = runner.step_jpeg(camera_jpeg(sim.last_frame))
+        if clip is not None:
+            seen["episode"] += info.get("t") == 0  # a reset's info: the next episode begins
+            if seen["episode"] == 0:
+                seen["frames"].append(sim.last_frame.copy())
+                seen["commands"].append((command.v, command.omega))
+                seen["xy"].append((float(info["pos"][0]), float(info["pos"][2])))
+        return command.action
 
     stats = run_episodes(env, policy, episodes, seed=50_000 + seed, max_steps=episode_steps)
+    result = stats.to_dict()
+    if clip is not None and seen["frames"]:
+        from redraw_trainer.clips import episode_clip
+
+        tiles = [tuple(t["coords"]) for t in sim.sim.drivable_tiles]
+        kin = runner.kinematics
+        result["clip"] = episode_clip(seen["frames"], seen["commands"], seen["xy"], tiles, sim.sim.road_tile_size,
+                                      (kin.v_max, kin.omega_max), clip, title, fps=1.0 / sim.dt)
     env.close()
-    return stats.to_dict()
+    return result
