@@ -119,11 +119,12 @@ def episode_traces(panels: list[tuple[str, np.ndarray, dict[str, np.ndarray]]], 
             ax = axes[r][c]
             for (source, values), colour in zip(commands.items(), ("tab:green", "tab:orange", "tab:blue")):
                 tt, vv = broken_at_gaps(t, values[:, c], max_gap)
-                ax.plot(tt, vv, label=source, color=colour, lw=1)
+                ax.plot(tt, vv, label=source, color=colour, lw=1, marker="." if len(t) < 20 else None)
             ax.set_ylabel(label, fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
-            ax.set_title(name, fontsize=8, loc="left")
+            if c == 0:  # one title per row, across both panels
+                ax.set_title(name, fontsize=8, loc="left")
             if r == rows - 1:
                 ax.set_xlabel("time since the episode's first frame (s)", fontsize=8)
     if panels:

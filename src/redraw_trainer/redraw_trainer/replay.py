@@ -103,9 +103,17 @@ def worst_episodes(table: list[dict[str, Any]], count: int, min_frames: int = MI
     return sorted(long_enough, key=lambda row: -row["disagreement"])[:count]
 
 
+def _bag_name(root: Path, path: Path) -> str:
+    """The bag as the user finds it under what they passed (worker_1/redraw_0000), else its own name."""
+    try:
+        return str(path.relative_to(root)) if path != root else path.name
+    except ValueError:
+        return path.name
+
+
 def _panel_title(row: dict[str, Any]) -> str:
-    return (f"episode {row['episode']} ({row['bag']}, first stamp {row['first_stamp_ns'] / 1e9:.1f} s): "
-            f"{row['frames']} frames, {row['duration_s']:.1f} s, disagreement {row['disagreement']:.2f}")
+    return (f"episode {row['episode']}: {row['bag']} from stamp {row['first_stamp_ns'] / 1e9:.1f} s, "
+            f"{row['frames']} frames ({row['duration_s']:.1f} s), disagreement {row['disagreement']:.2f}")
 
 
 def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera_topic: str | None = None,
@@ -135,7 +143,7 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
                 continue
             if pair.episode not in index_of:
                 index_of[pair.episode] = len(meta)
-                meta.append({"bag": path.name, "first_stamp_ns": int(pair.frame.stamp)})
+                meta.append({"bag": _bag_name(Path(bag), path), "first_stamp_ns": int(pair.frame.stamp)})
             episode_ids.append(index_of[pair.episode])
             times.append(pair.frame.stamp / 1e9)
             recorded.append((pair.command.v, pair.command.omega))
