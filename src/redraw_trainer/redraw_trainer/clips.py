@@ -26,22 +26,26 @@ def fit_frame(image: np.ndarray | None, size: tuple[int, int] = VIDEO_SIZE) -> n
 
 
 def draw_commands(frame: np.ndarray, commands: Sequence[tuple[str, tuple[float, float], tuple[int, int, int]]],
-                  scale: tuple[float, float], header: str = "") -> np.ndarray:
+                  scale: tuple[float, float], header: str = "", labels: bool = True) -> np.ndarray:
     """Draw each (label, (v, omega), BGR colour) as an arrow from the bottom centre (length ~ v, angle ~ omega,
-    omega > 0 turning left) and a text line, under a header line; modifies and returns `frame`."""
+    omega > 0 turning left) and, with `labels`, a text line each, under a header line; modifies and returns
+    `frame`. Sizes follow the frame's height (320x240: the replay video's)."""
     h, w = frame.shape[:2]
-    base = (w // 2, h - 10)
+    k = h / 240
+    base = (w // 2, h - int(10 * k))
     for _, (v, omega), colour in commands:
-        length = 70 * h / 240 * float(np.clip(v / scale[0], -1, 1))
+        length = 70 * k * float(np.clip(v / scale[0], -1, 1))
         angle = float(np.clip(omega / scale[1], -1, 1)) * np.pi / 3
         tip = (int(base[0] - length * np.sin(angle)), int(base[1] - length * np.cos(angle)))
-        cv2.arrowedLine(frame, base, tip, colour, 3, tipLength=0.25)
+        cv2.arrowedLine(frame, base, tip, colour, max(2, round(3 * k)), tipLength=0.25)
     if header:
-        cv2.putText(frame, header, (5, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1)
-    width = max((len(label) for label, _, _ in commands), default=0)
-    for row, (label, (v, omega), colour) in enumerate(commands):
-        cv2.putText(frame, f"{label:<{width}} v={v:+.2f} w={omega:+.2f}", (5, 32 + 16 * row),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, colour, 1)
+        cv2.putText(frame, header, (int(5 * k), max(int(15 * k), 11)), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * max(k, 0.75),
+                    (255, 255, 255), 1)
+    if labels:
+        width = max((len(label) for label, _, _ in commands), default=0)
+        for row, (label, (v, omega), colour) in enumerate(commands):
+            cv2.putText(frame, f"{label:<{width}} v={v:+.2f} w={omega:+.2f}", (5, int((32 + 16 * row) * k)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4 * k, colour, 1)
     return frame
 
 
@@ -78,9 +82,10 @@ def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float = 10.0,
     return Path(path)
 
 
-def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, stride: int = 2, width: int = 160) -> Path:
+def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0, stride: int = 2, width: int = 128,
+              colours: int = 32) -> Path:
     """Every `stride`-th BGR frame, resized to `width` px wide, as a looping GIF at the matching speed
-    (an adaptive palette per frame keeps a camera view a few hundred KB)."""
+    (`colours` per frame, adaptive: a 200-step camera view is a few hundred KB)."""
     from PIL import Image
 
     picked = list(frames)[::max(1, stride)]
@@ -89,7 +94,7 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0,
     h, w = picked[0].shape[:2]
     size = (width, max(1, int(round(h * width / w))))
     images = [Image.fromarray(cv2.cvtColor(cv2.resize(f, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
-              .quantize(64, method=Image.Quantize.MEDIANCUT) for f in picked]
+              .quantize(colours, method=Image.Quantize.MEDIANCUT) for f in picked]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=int(round(1000 * stride / fps)), loop=0,
@@ -99,15 +104,19 @@ def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float = 10.0,
 
 def policy_clip(frames_rgb: Sequence[np.ndarray], commands: Sequence[tuple[float, float]], scale: tuple[float, float],
                 stem: str | Path, title: str = "", fps: float = 10.0, gif_stride: int = 2,
-                gif_width: int = 160) -> dict[str, str]:
+                gif_width: int = 128) -> dict[str, str]:
     """The robot's camera view (RGB renders) with the policy's command drawn as `replay` draws it:
-    `<stem>.mp4` (every step) and `<stem>.gif` (every `gif_stride`-th, `gif_width` px). Returns both paths."""
-    drawn = [draw_commands(fit_frame(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR)),
-                           [("policy", c, POLICY)], scale, f"{title} t={i / fps:5.1f}s".strip())
-             for i, (f, c) in enumerate(zip(frames_rgb, commands))]
+    `<stem>.mp4` (every step, 320x240, with the numbers) and `<stem>.gif` (every `gif_stride`-th step,
+    `gif_width` px wide, the arrow and the time only: text that small is unreadable). Returns both paths."""
+    bgr = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR) for f in frames_rgb]
+    drawn = [draw_commands(fit_frame(f), [("policy", c, POLICY)], scale, f"{title} t={i / fps:5.1f}s".strip())
+             for i, (f, c) in enumerate(zip(bgr, commands))]
+    small = (gif_width, int(round(gif_width * VIDEO_SIZE[1] / VIDEO_SIZE[0])))
+    thumbs = [draw_commands(fit_frame(f, small), [("policy", c, POLICY)], scale, f"t={i / fps:.1f}s", labels=False)
+              for i, (f, c) in enumerate(zip(bgr, commands)) if i % max(1, gif_stride) == 0]
     stem = Path(stem)
     mp4 = write_mp4(drawn, stem.with_suffix(".mp4"), fps)
-    gif = write_gif(drawn, stem.with_suffix(".gif"), fps, gif_stride, gif_width)
+    gif = write_gif(thumbs, stem.with_suffix(".gif"), fps / max(1, gif_stride), 1, gif_width)
     return {"mp4": str(mp4), "gif": str(gif)}
 
 

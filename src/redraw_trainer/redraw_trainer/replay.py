@@ -192,10 +192,12 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
     summary = (f"replayed {len(t)} frames ({rejected} rejected) in {len(table)} episode(s): turn direction agrees on "
                f"{scores['turn_direction_agrees']:.0%} of turning frames, mean |dv| {scores['mean_abs_dv']:.3f} m/s, "
                f"mean |domega| {scores['mean_abs_domega']:.3f} rad/s, omega correlation {scores['omega_correlation']:.2f}")
-    worst_text = "; ".join(f"episode {r['episode']} ({r['bag']}, {r['frames']} frames) {r['disagreement']:.2f}" for r in worst_rows)
+    worst_text = "; ".join(f"episode {r['episode']} ({r['bag']}, {r['frames']} frames) {r['disagreement']:.2f}"
+                           for r in worst_rows)
     summary += f"\nmost disagreeing (0 = same command, 1 = full scale apart): {worst_text}"
     (out / "summary.json").write_text(json.dumps({
         "frames": len(t), "rejected": rejected, "episodes": len(table), **scores,
-        "worst_episodes": worst_rows, "video": {"frames": writer.frames, "stride": stride, "episodes": [r["episode"] for r in worst_rows]},
+        "worst_episodes": worst_rows,
+        "video": {"frames": writer.frames, "stride": stride, "episodes": [r["episode"] for r in worst_rows]},
         "summary": summary}, indent=2))
     return ReplayResult(len(t), rejected, scores, plot, video, summary, len(table), worst_rows, scatter)

@@ -141,9 +141,9 @@ def clips_text(results: dict[str, Any]) -> str:
     if not clips:
         return ""
     lines = ["What each policy did: the first evaluation episode in the target, per method (first seed, the same "
-             "start for every policy): the robot's camera view with the policy's command drawn (arrow: length ~ v, angle ~ ω, ω > 0 turning left; "
-             "the GIF shows every 2nd step, the MP4 every step) and a top-down trace of the path over the map's "
-             "drivable tiles (o start, x end).", ""]
+             "start for every policy): the robot's camera view with the policy's command drawn (arrow: length ~ v, "
+             "angle ~ ω, ω > 0 turning left; the GIF shows every 2nd step, the MP4 every step) and a top-down "
+             "trace of the path over the map's drivable tiles (o start, x end).", ""]
     for name, clip in clips.items():
         lines += [f"**{LABELS.get(name, name)}** — return {clip['return']:.1f}, {clip['distance']:.2f} m along the lane "
                   f"in {clip['steps']} steps ([MP4]({clip['mp4']}))", "",

@@ -25,7 +25,7 @@ def test_the_clip_is_a_readable_mp4_and_a_small_gif(tmp_path):
     ok, frame = video.read()
     assert ok and frame.shape == (240, 320, 3)
     with Image.open(paths["gif"]) as gif:
-        assert gif.format == "GIF" and gif.n_frames == 11 and gif.size == (160, 120)  # every 2nd step, 160 px
+        assert gif.format == "GIF" and gif.n_frames == 11 and gif.size == (128, 96)  # every 2nd step, 128 px
         assert gif.info["duration"] == 200  # two 0.1 s steps per GIF frame: real speed
     assert (tmp_path / "clips" / "residual.gif").stat().st_size < 500_000
 
