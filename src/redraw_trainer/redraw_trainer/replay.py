@@ -151,7 +151,8 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
             kept.setdefault(index_of[pair.episode], []).append(pair.frame.payload)
         del pairs
         if times:  # keep only the frames of the worst episodes so far: memory stays one bag's worth
-            table = episode_table(np.array(times), np.array(recorded), np.array(commanded), np.array(episode_ids), meta, scale)
+            table = episode_table(np.array(times), np.array(recorded), np.array(commanded), np.array(episode_ids),
+                                  meta, scale)
             keep = {row["episode"] for row in worst_episodes(table, worst)}
             kept = {e: frames for e, frames in kept.items() if e in keep}
     if not times:
@@ -166,7 +167,8 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
         out_rows = []
         for row in rows:
             mask = ids == row["episode"]
-            out_rows.append((_panel_title(row), t[mask] - t[mask][0], {"recorded": rec[mask], "policy (replayed)": pol[mask]}))
+            out_rows.append((_panel_title(row), t[mask] - t[mask][0],
+                             {"recorded": rec[mask], "policy (replayed)": pol[mask]}))
         return out_rows
 
     longest = sorted(table, key=lambda row: -row["frames"])[:panels]
