@@ -11,7 +11,8 @@
 5. train a policy in each model's imagination (rewards from the frozen sim reward head);
 6. export each to ONNX and evaluate it through the robot runtime (JPEG -> preprocessing -> onnxruntime
    -> kinematics) in the target simulator;
-7. print the results table and write a report folder (markdown, curves, bars, imagined-vs-real strip).
+7. print the results table and write a report folder (markdown, curves, bars, imagined-vs-real strip, and per
+   method a clip of one evaluation episode: camera view with the commands, top-down path).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from redraw_trainer.core.metrics_log import read_metrics
 from redraw_trainer.core.paths import PAPER_MODEL, SMALL_MODEL
 from redraw_trainer.learn.policy import save_and_export, train_policy
 from redraw_trainer.learn.posteriors import encode_posteriors
-from redraw_trainer.measure.report import write_report
+from redraw_trainer.measure.clips import episode_clip
+from redraw_trainer.measure.report import LABELS, write_report
 from redraw_trainer.measure.reward_check import drive_scenarios, score_scenarios
 from redraw_trainer.learn.reward_refit import reward_mismatch
 from redraw_trainer.envs.rollout import evaluate_onnx
@@ -67,10 +69,15 @@ def check_paper_model(path: str) -> None:
         raise ValueError(f"{path}: not a paper-size model ({found}); pretrain one with: {PAPER_PRETRAIN}")
 
 
-def _eval_worker(args: tuple[str, str, str, int, int, int]) -> dict[str, Any]:
-    name, onnx_path, gap, episodes, episode_steps, seed = args
+def _eval_worker(args: tuple[str, str, str, int, int, int, str | None, str]) -> dict[str, Any]:
+    name, onnx_path, gap, episodes, episode_steps, seed, clip, title = args
     torch.set_num_threads(1)
-    return {"name": name, **evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed)}
+    result = evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed, record=clip is not None)
+    if "episode" in result:  # one watched episode: camera clip + top-down path
+        e = result.pop("episode")
+        result["clip"] = episode_clip(e["frames"], e["commands"], e["xy"], e["tiles"], e["tile_size"], e["scale"],
+                                      clip, title, fps=e["fps"])
+    return {"name": name, **result}
 
 
 def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True) -> dict[str, Any]:
@@ -163,7 +170,10 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             lap(f"seed {cfg.seed} {name}: adapt + policy + export", t0)
 
     t0 = time.perf_counter()
-    jobs = [(name, path, demo.gap, demo.episodes, demo.episode_steps, demo.seed) for name, path in exports]
+    first = {name: i for i, (name, _) in reversed(list(enumerate(exports)))}  # each method's first seed: one clip
+    jobs = [(name, path, demo.gap, demo.episodes, demo.episode_steps, demo.seed,
+             str(out / "clips" / name) if first[name] == i else None, LABELS.get(name, name))
+            for i, (name, path) in enumerate(exports)]
     with ProcessPoolExecutor(demo.workers, mp_context=mp.get_context("spawn")) as pool:
         evaluations = list(pool.map(_eval_worker, jobs))
     lap("evaluate ONNX policies in the target simulator", t0)
@@ -172,6 +182,11 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
         entry.setdefault("returns", []).extend(evaluation["returns"])
         entry.setdefault("lane_time", []).extend(evaluation["lane_time"])
         entry.setdefault("distance", []).extend(evaluation["distance"])
+        if "clip" in evaluation:  # the first evaluation episode of the first seed, watched (report.md shows it)
+            clip = {k: str(Path(v).relative_to(out)) for k, v in evaluation["clip"].items()}
+            results.setdefault("clips", {})[evaluation["name"]] = {
+                **clip, "seed": demo.seed, "return": evaluation["returns"][0], "distance": evaluation["distance"][0],
+                "steps": evaluation["lengths"][0]}
     results["timings_s"] = timings
     results["total_s"] = round(time.perf_counter() - started, 1)
     results["config"] = {"demo": {**asdict(demo), "model": model_path}, "model": cfg.to_dict()}

@@ -6,8 +6,10 @@ same seed reproduces every number, and that the report's pictures are real image
 
 import json
 
+import cv2
 import matplotlib.image
 import pytest
+from PIL import Image
 
 from redraw_trainer.demo import METHODS, run_demo
 from redraw_trainer.core.config import DemoConfig
@@ -60,3 +62,18 @@ def test_the_report_is_written_with_real_pictures(two_runs):
         image = matplotlib.image.imread(out / picture)
         assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0.01, picture
     assert json.loads((out / "results.json").read_text())["methods"].keys() == set(METHODS)
+
+
+def test_the_report_shows_a_clip_and_the_path_of_one_episode_per_method(two_runs):
+    out, outcome = two_runs[0]
+    report = (out / "report.md").read_text()
+    clips = outcome["results"]["clips"]
+    assert set(clips) == set(METHODS)
+    for name, clip in clips.items():
+        assert clip["return"] == outcome["results"]["methods"][name]["returns"][0]  # the first evaluation episode
+        for kind in ("mp4", "gif", "path"):
+            assert f"({clip[kind]})" in report and (out / clip[kind]).stat().st_size > 1000, (name, kind)
+        video = cv2.VideoCapture(str(out / clip["mp4"]))
+        assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == clip["steps"]
+        with Image.open(out / clip["gif"]) as gif:
+            assert gif.n_frames == (clip["steps"] + 1) // 2

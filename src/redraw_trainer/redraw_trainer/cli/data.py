@@ -33,8 +33,10 @@ def collect(args: argparse.Namespace) -> list[str]:
 def replay(args: argparse.Namespace) -> list[str]:
     reading = bag_reading(args)
     result = replay_bag(args.bag, args.policy, args.out, reading.camera_topic, reading.cmd_topic,
-                        PairingConfig(reading.tolerance))
-    return [str(result.summary), f"plot: {result.plot}", f"video: {result.video}"]
+                        PairingConfig(reading.tolerance), panels=args.panels, worst=args.worst,
+                        video_frames=args.video_frames)
+    return [str(result.summary), f"plots: {result.plot}, {result.scatter}, {result.plot.with_name('worst_episodes.png')}",
+            f"video: {result.video}"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,6 +70,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("replay", help="run an ONNX policy over a recorded bag's frames offline: plot, video, agreement")
     p.add_argument("--bag", required=True, help="a recorded bag (any format `redraw bag info` reads)")
     p.add_argument("--policy", required=True, help="the policy's ONNX file (from `redraw train-policy` or `export`)")
-    p.add_argument("--out", required=True, help="folder for commands.png, replay.mp4, summary.json")
+    p.add_argument("--out", required=True, help="folder for commands.png, worst_episodes.png, agreement.png, replay.mp4, "
+                   "summary.json")
+    p.add_argument("--panels", type=int, default=6, help="episodes drawn in commands.png: the N longest (default 6)")
+    p.add_argument("--worst", type=int, default=3,
+                   help="episodes where the policy disagrees most: listed, drawn and in the video (default 3)")
+    p.add_argument("--video-frames", type=int, default=600,
+                   help="at most this many video frames; longer episodes are shown every k-th frame (default 600)")
     bag_options(p)
     p.set_defaults(func=replay)

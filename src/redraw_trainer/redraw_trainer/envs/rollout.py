@@ -66,8 +66,13 @@ def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, 
     return EpisodeStats(returns, lengths, lane_time, distance)
 
 
-def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
-    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator."""
+def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, seed: int,
+                  record: bool = False) -> dict[str, Any]:
+    """Run an exported policy through the robot runtime (JPEG in, command out) in the target simulator.
+
+    With `record`, the first episode's camera frames, commands and positions are also kept (returned under
+    "episode", with the map's drivable tiles, for `measure/clips.py`); watching changes nothing the policy sees
+    or does, so every number is the same with or without it."""
     from redraw_policy.runtime import OnnxPolicy, PolicyRunner
     from redraw_trainer.envs.duckietown import camera_jpeg
     from redraw_trainer.envs.factory import make_env
@@ -76,10 +81,25 @@ def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, s
     env = make_env("duckietown", RealityGap.parse(gap), seed=10_000 + seed)
     runner = PolicyRunner(OnnxPolicy(onnx_path))
     sim = env.unwrapped
+    seen = {"episode": -1, "frames": [], "commands": [], "xy": []}
 
     def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        return runner.step_jpeg(camera_jpeg(sim.last_frame)).action
+        command = runner.step_jpeg(camera_jpeg(sim.last_frame))
+        if record:
+            seen["episode"] += info.get("t") == 0  # a reset's info: the next episode begins
+            if seen["episode"] == 0:
+                seen["frames"].append(sim.last_frame.copy())
+                seen["commands"].append((command.v, command.omega))
+                seen["xy"].append((float(info["pos"][0]), float(info["pos"][2])))
+        return command.action
 
     stats = run_episodes(env, policy, episodes, seed=50_000 + seed, max_steps=episode_steps)
+    result = stats.to_dict()
+    if record and seen["frames"]:
+        kin = runner.kinematics
+        result["episode"] = {"frames": seen["frames"], "commands": seen["commands"], "xy": seen["xy"],
+                             "tiles": [tuple(t["coords"]) for t in sim.sim.drivable_tiles],
+                             "tile_size": sim.sim.road_tile_size, "scale": (kin.v_max, kin.omega_max),
+                             "fps": 1.0 / sim.dt}
     env.close()
-    return stats.to_dict()
+    return result

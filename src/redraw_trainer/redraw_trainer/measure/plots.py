@@ -99,16 +99,84 @@ def stamp_gap_histogram(gaps_s: list[float], out: str | Path, title: str = "") -
     return _save(fig, out)
 
 
-def command_traces(t: np.ndarray, commands: dict[str, np.ndarray], out: str | Path, title: str = "") -> Path:
-    """(v, omega) over time, one line per source (e.g. recorded vs replayed): `commands[name]` is (T, 2)."""
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+def broken_at_gaps(t: np.ndarray, values: np.ndarray, max_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """(t, values) with a NaN row inserted wherever consecutive times are more than `max_gap` apart, so a
+    line plot stops at the gap instead of drawing across it."""
+    t, values = np.asarray(t, float), np.asarray(values, float)
+    cuts = np.flatnonzero(np.diff(t) > max_gap) + 1
+    return np.insert(t, cuts, np.nan), np.insert(values, cuts, np.nan, axis=0)
+
+
+def episode_traces(panels: list[tuple[str, np.ndarray, dict[str, np.ndarray]]], out: str | Path, title: str = "",
+                   max_gap: float = 0.5) -> Path:
+    """One row per episode, (v, omega) side by side against the time since the episode's first frame, one line
+    per source (e.g. recorded vs replayed). panels: (row title, t (T,), {source: (T, 2)}); lines break at gaps
+    longer than `max_gap` seconds."""
+    rows = max(1, len(panels))
+    fig, axes = plt.subplots(rows, 2, figsize=(11, 1.9 * rows + 0.9), squeeze=False)
+    for r, (name, t, commands) in enumerate(panels):
+        for c, label in enumerate(("v (m/s)", "omega (rad/s)")):
+            ax = axes[r][c]
+            for (source, values), colour in zip(commands.items(), ("tab:green", "tab:orange", "tab:blue")):
+                tt, vv = broken_at_gaps(t, values[:, c], max_gap)
+                ax.plot(tt, vv, label=source, color=colour, lw=1, marker="." if len(t) < 20 else None)
+            ax.set_ylabel(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+            if c == 0:  # one title per row, across both panels
+                ax.set_title(name, fontsize=8, loc="left")
+            if r == rows - 1:
+                ax.set_xlabel("time since the episode's first frame (s)", fontsize=8)
+    if panels:
+        axes[0][1].legend(loc="upper right", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def command_scatter(recorded: np.ndarray, policy: np.ndarray, out: str | Path, title: str = "") -> Path:
+    """Policy vs recorded v and omega, one point per frame, with the line of perfect agreement."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    alpha = float(np.clip(200 / max(len(recorded), 1), 0.05, 0.8))
     for ax, i, label in ((axes[0], 0, "v (m/s)"), (axes[1], 1, "omega (rad/s)")):
-        for (name, values), colour in zip(commands.items(), ("tab:green", "tab:orange", "tab:blue")):
-            ax.plot(t, values[:, i], label=name, color=colour)
-        ax.set_ylabel(label)
+        x, y = recorded[:, i], policy[:, i]
+        ax.scatter(x, y, s=6, alpha=alpha, color="tab:blue", edgecolors="none", rasterized=True)
+        lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        pad = 0.05 * (hi - lo) or 0.1
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="grey", lw=1, ls="--", label="policy = recorded")
+        ax.set_xlabel(f"recorded {label}")
+        ax.set_ylabel(f"policy {label}")
+        ax.set_aspect("equal", adjustable="datalim")
         ax.grid(alpha=0.3)
-    axes[0].legend(loc="upper right")
-    axes[1].set_xlabel("time since the first frame (s)")
-    axes[0].set_title(title)
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def path_trace(xy: np.ndarray, tiles: list[tuple[int, int]], tile_size: float, out: str | Path, title: str = "") -> Path:
+    """Top-down: the drivable tiles (grey squares, tile (i, j) spans [i, i+1) x [j, j+1) tile sizes) and the
+    path driven (x, y in metres; start marked o, end x). The simulator's second ground axis points down the map."""
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    for i, j in tiles:
+        ax.add_patch(Rectangle((i * tile_size, j * tile_size), tile_size, tile_size, facecolor="0.75", edgecolor="white"))
+    xy = np.asarray(xy, float).reshape(-1, 2)
+    if len(xy):
+        ax.plot(xy[:, 0], xy[:, 1], color="tab:orange", lw=1.5)
+        ax.plot(*xy[0], "o", color="tab:green", label="start")
+        ax.plot(*xy[-1], "x", color="tab:red", label="end")
+        ax.legend(loc="upper right", fontsize=7)
+    cells = np.array(tiles, float).reshape(-1, 2) * tile_size
+    points = np.concatenate([cells, cells + tile_size, xy]) if len(cells) or len(xy) else np.zeros((1, 2))
+    (x0, y0), (x1, y1) = points.min(0) - 0.1, points.max(0) + 0.1
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y1, y0)  # image-like: the second axis grows downwards, as in the map files
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)", fontsize=8)
+    ax.set_ylabel("y (m)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return _save(fig, out)

@@ -108,6 +108,7 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
         comparisons_text(results), "",
         "![returns](returns.png)", "",
         "Return bars: mean episode return in the target simulator with 95% confidence intervals.", "",
+        clips_text(results), "",
         "![open-loop KL](open_loop_kl.png)", "",
         "Open-loop KL: how far each model's rolled-out prior drifts from the encoder posterior on held-out "
         "target frames, by horizon (lower is better; the oracle's encoder differs, so its KL is on its own latents).", "",
@@ -130,6 +131,23 @@ def write_report(results: dict[str, Any], curves: dict[str, list], strip: dict[s
     ]
     (out / "report.md").write_text("\n".join(text) + "\n")
     return table
+
+
+def clips_text(results: dict[str, Any]) -> str:
+    """Per method, what a user would rather watch than read: one evaluation episode in the target (the first
+    start, first seed) as the robot's camera saw it with the policy's commands drawn, and the path it drove."""
+    clips = results.get("clips") or {}
+    if not clips:
+        return ""
+    lines = ["What each policy did: the first evaluation episode in the target, per method (first seed, the same "
+             "start for every policy): the robot's camera view with the policy's command drawn (arrow: length ~ v, "
+             "angle ~ ω, ω > 0 turning left; the GIF shows every 2nd step, the MP4 every step) and a top-down "
+             "trace of the path over the map's drivable tiles (o start, x end).", ""]
+    for name, clip in clips.items():
+        lines += [f"**{LABELS.get(name, name)}** — return {clip['return']:.1f}, {clip['distance']:.2f} m along the lane "
+                  f"in {clip['steps']} steps ([MP4]({clip['mp4']}))", "",
+                  f"![{name} camera]({clip['gif']}) ![{name} path]({clip['path']})", ""]
+    return "\n".join(lines)
 
 
 def reward_check_text(results: dict[str, Any]) -> str:

@@ -293,6 +293,33 @@ def test_replay_writes_a_plot_a_video_and_an_agreement_line(tmp_path, capsys):
     assert fingerprint(bag) == before
 
 
+def test_replay_of_two_episodes_far_apart_reads_per_episode_and_caps_the_video(tmp_path, capsys):
+    """Two recorder windows 100,000 s apart: two episodes (never one line across the gap), the one the policy
+    disagrees with most named first in summary.json, and the video held to --video-frames."""
+    near = steps(30)  # omega -0.5 / 0 / +0.5: the policy's constant +0.4 rad/s is near it a third of the time
+    far = [(fs + 100_000 * 10**9, cs + 100_000 * 10**9, 0.1, -2.0) for fs, cs, _, _ in steps(40)]  # hard right
+    bag = ros2_bag(tmp_path / "drive", n=70, wheels=False, command="/duckiebot/policy/cmd", stamps=near + far)
+    policy = make_onnx_policy(tmp_path / "p.onnx", scale=(0, 0), bias=(0.3, 0.1))  # (0.15 m/s, 0.4 rad/s)
+    out = tmp_path / "replay"
+    code, text = run(capsys, "replay", "--bag", str(bag), "--policy", str(policy), "--out", str(out),
+                     "--worst", "2", "--video-frames", "25")
+    assert code == 0 and "replayed 70 frames (0 rejected) in 2 episode(s)" in text
+    summary = yaml.safe_load((out / "summary.json").read_text())
+    assert summary["episodes"] == 2
+    worst = summary["worst_episodes"]
+    assert [(w["episode"], w["frames"]) for w in worst] == [(1, 40), (0, 30)]  # the hard right turn first
+    assert worst[0]["duration_s"] == pytest.approx(3.9) and worst[1]["duration_s"] == pytest.approx(2.9)
+    assert worst[0]["mean_abs_domega"] == pytest.approx(2.4, abs=1e-3) and worst[0]["disagreement"] > worst[1]["disagreement"]
+    video = cv2.VideoCapture(str(out / "replay.mp4"))
+    count = 0
+    while video.read()[0]:
+        count += 1
+    assert count == summary["video"]["frames"] and count <= 25 and summary["video"]["stride"] == 3  # 70 frames / 25
+    for picture in ("commands.png", "worst_episodes.png", "agreement.png"):
+        image = cv2.imread(str(out / picture))
+        assert image is not None and image.std() > 5, picture
+
+
 def test_replay_refuses_a_model_with_another_input_contract(tmp_path, capsys):
     from redraw_perception import PreprocessConfig
 
