@@ -497,6 +497,7 @@ class Walk:
         if package == "redraw_logger":
             self.ros.wait_for_subscribers(f"/{VEHICLE}/image/compressed")
             self.ros.wait_for_subscribers(f"/{VEHICLE}/wheels_cmd_executed")
+            self.logger = next(n for n in container.nodes if hasattr(n, "recorder"))
             self.record_episodes(3)
         elif package == "redraw_policy":
             for node in container.nodes:
@@ -509,7 +510,10 @@ class Walk:
             self.record_episodes(2)
 
     def record_episodes(self, count: int, steps: int = 24) -> None:
-        """Joystick driving: frames and the wheels driver's executed commands, a pause between episodes."""
+        """Joystick driving: frames and the wheels driver's executed commands, a pause between episodes.
+
+        Stamped at 10 Hz but sent faster, each message once the logger has the one before (a frame is resent
+        if the best-effort camera topic lost it), so a loaded machine cannot split episodes with lost frames."""
         from duckietown_msgs.msg import WheelsCmdStamped
         from sensor_msgs.msg import CompressedImage
 
@@ -519,12 +523,22 @@ class Walk:
                 stamp = self.sim_clock
                 msg = CompressedImage(format="jpeg", data=frames[(step + episode) % len(frames)])
                 msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
-                self.ros.publish(CompressedImage, f"/{VEHICLE}/image/compressed", msg, qos=qos_profile_sensor_data)
+                seen = self.logger.recorder.stats.frames
+                for _ in range(10):
+                    self.ros.publish(CompressedImage, f"/{VEHICLE}/image/compressed", msg, qos=qos_profile_sensor_data)
+                    deadline = time.monotonic() + 0.3
+                    while self.logger.recorder.stats.frames == seen and time.monotonic() < deadline:
+                        time.sleep(0.005)
+                    if self.logger.recorder.stats.frames > seen:
+                        break
                 cmd = WheelsCmdStamped(vel_left=0.2 + 0.05 * (step % 3), vel_right=0.2 + 0.05 * ((step + episode) % 2))
                 cmd.header.stamp.sec, cmd.header.stamp.nanosec = divmod(stamp + 10 * MS, 10**9)
+                commands = self.logger.recorder.stats.commands
                 self.ros.publish(WheelsCmdStamped, f"/{VEHICLE}/wheels_cmd_executed", cmd, qos=10)
+                deadline = time.monotonic() + 2.0  # reliable: it arrives; before the next frame, as on the robot
+                while self.logger.recorder.stats.commands == commands and time.monotonic() < deadline:
+                    time.sleep(0.005)
                 self.sim_clock += 100 * MS  # stamps at 10 Hz; sent faster than real time
-                time.sleep(0.02)
             self.sim_clock += 2000 * MS  # the driver pauses between episodes
         time.sleep(0.3)
 
@@ -573,6 +587,8 @@ def test_the_readme_robot_path_runs_at_tiny_scale(tmp_path, monkeypatch, command
         # the policy node loaded the exported file and drove the simulated robot's wheels
         assert walk.policy_answered == 5, f"the policy answered {walk.policy_answered} of 5 frames"
         assert any(m.vel_left != 0 or m.vel_right != 0 for m in walk.policy_commands)
+    stats = walk.logger.recorder.stats  # 3 episodes of 24 steps, stop, start, 2 more
+    assert stats.paired >= 110 and stats.episodes >= 5, stats.summary()
     steps = walk.ran
     for expected in ("docker run true", "ros2 launch redraw_logger record.launch.py", "service stop", "service start",
                      "scp from robot", "redraw bag info", "redraw adapt", "redraw train-policy", "redraw export",
