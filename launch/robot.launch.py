@@ -1,6 +1,6 @@
 """Whole-robot bring-up: the lane-following policy plus the episode logger, both in the vehicle namespace.
 
-    ros2 launch launch/robot.launch.py veh:=$VEHICLE_NAME model:=/models/policy.onnx out_dir:=/data/bags
+    ros2 launch launch/robot.launch.py veh:=$VEHICLE_NAME model:=/data/redraw/models/policy.onnx out_dir:=/data/redraw/bags
 """
 
 from launch import LaunchDescription
@@ -16,8 +16,9 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("veh", default_value=EnvironmentVariable("VEHICLE_NAME", default_value="duckiebot"),
                               description="vehicle name: the namespace of every node and topic"),
-        DeclareLaunchArgument("model", description="ONNX policy exported by `redraw export`"),
-        DeclareLaunchArgument("out_dir", default_value="bags", description="where the logger writes bag chunks"),
+        DeclareLaunchArgument("model", default_value="/data/redraw/models/policy.onnx",
+                              description="ONNX policy exported by `redraw export`"),
+        DeclareLaunchArgument("out_dir", default_value="/data/redraw/bags", description="where the logger writes bag chunks"),
         DeclareLaunchArgument("command_path", default_value="wheels", description="policy output: wheels, car_cmd or twist"),
         DeclareLaunchArgument("calibration_file",
                               default_value=PathJoinSubstitution(["/data/config/calibrations/kinematics", [veh, ".yaml"]]),

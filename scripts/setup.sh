@@ -27,8 +27,23 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 echo "setup: installing Python dependencies into $VENV (about 2-5 minutes the first time)"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-# torch first and alone: this spelling takes the CPU wheel; an unpinned torch pulls gigabytes of CUDA.
-"$VENV/bin/python" -m pip install -q torch==2.13.0
+# torch first and alone. PyPI's Linux x86_64 torch==2.13.0 is the CUDA build (it pulls the nvidia-* wheels,
+# gigabytes); the CPU build is on PyTorch's CPU index. REDRAW_TORCH chooses:
+#   cpu (default)  a torch 2.13.0 wheel pip already finds without an index (a local wheel, as on the
+#                  project's CI machines), else PyTorch's CPU index
+#   cuda           PyPI's build: CUDA on Linux x86_64, for a GPU workstation
+torch_pin="torch==2.13.0"
+case "${REDRAW_TORCH:-cpu}" in
+  cpu)
+    if "$VENV/bin/python" -m pip install -q --dry-run --ignore-installed --no-deps --no-index "$torch_pin" >/dev/null 2>&1; then
+      "$VENV/bin/python" -m pip install -q "$torch_pin"
+    else
+      echo "setup: torch 2.13.0 CPU build from PyTorch's CPU index (REDRAW_TORCH=cuda for PyPI's CUDA build)"
+      "$VENV/bin/python" -m pip install -q "$torch_pin" --index-url https://download.pytorch.org/whl/cpu
+    fi ;;
+  cuda) "$VENV/bin/python" -m pip install -q "$torch_pin" ;;
+  *) echo "setup: REDRAW_TORCH is '${REDRAW_TORCH}', expected cpu or cuda" >&2; exit 2 ;;
+esac
 "$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation \
   -e src/redraw_testing -e src/redraw_perception -e src/redraw_policy -e src/redraw_logger -e src/redraw_trainer

@@ -89,3 +89,44 @@ def test_requirements_are_pinned(path):
         line = line.split("#")[0].strip()
         if line:
             assert re.fullmatch(r"[\w.\-\[\]]+==[\w.+]+", line), f"{path.name}: '{line}' is not pinned with =="
+
+
+ROBOT_DATA = "/data/redraw"  # on the robot: bags/ and models/; the same names under ../data/redraw in compose
+
+
+def launch_defaults(path: Path) -> dict[str, str]:
+    import ast
+
+    defaults = {}
+    for call in ast.walk(ast.parse(path.read_text())):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "DeclareLaunchArgument":
+            default = {k.arg: k.value for k in call.keywords}.get("default_value")
+            if isinstance(default, ast.Constant):
+                defaults[call.args[0].value] = default.value
+    return defaults
+
+
+def test_robot_paths_follow_one_convention():
+    """Bags in /data/redraw/bags, the policy in /data/redraw/models/policy.onnx: the image's default
+    command, the launch defaults, the compose mount and the README say the same."""
+    bags, model = f"{ROBOT_DATA}/bags", f"{ROBOT_DATA}/models/policy.onnx"
+    robot = (DOCKER / "robot.Dockerfile").read_text()
+    assert f'"model:={model}"]' in robot
+    assert launch_defaults(ROOT / "src/redraw_logger/launch/record.launch.py")["out_dir"] == bags
+    assert launch_defaults(ROOT / "src/redraw_policy/launch/lane_follow.launch.py")["model"] == model
+    assert {k: v for k, v in launch_defaults(ROOT / "launch/robot.launch.py").items() if k in ("out_dir", "model")} == \
+        {"out_dir": bags, "model": model}
+    assert f"../data/redraw:{ROBOT_DATA}" in compose()["services"]["trainer"]["volumes"]
+    stale = re.compile(r"/data/bags|(?<![\w/])/models/|(?<![\w/.])/bags\b")  # the old /data/bags, /models, /bags
+    for path in [ROOT / "README.md", DOCKER / "compose.yaml", DOCKER / "robot.Dockerfile",
+                 *(ROOT / "src").glob("*/launch/*.py"), *(ROOT / "launch").glob("*.py")]:
+        found = stale.search(path.read_text())
+        assert not found, f"{path.name}: {found.group()} (robot data lives in {ROBOT_DATA})"
+
+
+def test_the_robot_image_makes_its_data_folders_for_the_robot_user():
+    robot = (DOCKER / "robot.Dockerfile").read_text()
+    assert "COPY docker/robot-data-dirs.sh /usr/local/bin/redraw-data-dirs" in robot
+    entrypoint = (DOCKER / "robot-entrypoint.sh").read_text()
+    assert entrypoint.index("redraw-data-dirs") < entrypoint.index('exec "$@"') and "umask 0002" in entrypoint
+    assert (DOCKER / "robot-data-dirs.sh").stat().st_mode & 0o111

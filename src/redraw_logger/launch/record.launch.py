@@ -1,9 +1,10 @@
 """Record reward-free driving as chunked rosbag2 (mcap) episodes.
 
-    ros2 launch redraw_logger record.launch.py veh:=$VEHICLE_NAME out_dir:=/data/bags
+    ros2 launch redraw_logger record.launch.py veh:=$VEHICLE_NAME out_dir:=/data/redraw/bags
 
 By default the executed wheel commands (Duckietown's /<veh>/wheels_cmd_executed) are paired with the
-camera frames, so joystick driving through Duckietown's stack is recorded as it is.
+camera frames, so joystick driving through Duckietown's stack is recorded as it is. Recording starts at
+once (autostart:=false: wait for ~/start); ~/stop and ~/start end and begin episodes.
 """
 
 from launch import LaunchDescription
@@ -17,7 +18,8 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("veh", default_value=EnvironmentVariable("VEHICLE_NAME", default_value="duckiebot"),
                               description="vehicle name: the namespace of the logger and its topics"),
-        DeclareLaunchArgument("out_dir", default_value="bags", description="where bag chunks are written"),
+        DeclareLaunchArgument("out_dir", default_value="/data/redraw/bags",
+                              description="where bag chunks are written (the robot image mounts /data)"),
         DeclareLaunchArgument("command_source", default_value="wheels_executed",
                               description="wheels_executed (Duckietown's executed wheel commands), car_cmd, or twist"),
         DeclareLaunchArgument("calibration_file",

@@ -1,6 +1,6 @@
 """Lane following on the robot: the ONNX policy node (and, for debugging, the model-input image node).
 
-    ros2 launch redraw_policy lane_follow.launch.py veh:=$VEHICLE_NAME model:=/models/policy.onnx
+    ros2 launch redraw_policy lane_follow.launch.py veh:=$VEHICLE_NAME model:=/data/redraw/models/policy.onnx
 
 Every node runs in the vehicle's namespace, so its topics are those of Duckietown's ROS 2 stack:
 camera frames from /<veh>/image/compressed; wheel commands to /<veh>/wheels_cmd (default), or car
@@ -19,7 +19,8 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("veh", default_value=EnvironmentVariable("VEHICLE_NAME", default_value="duckiebot"),
                               description="vehicle name: the namespace of every node and topic"),
-        DeclareLaunchArgument("model", description="ONNX policy exported by `redraw export`"),
+        DeclareLaunchArgument("model", default_value="/data/redraw/models/policy.onnx",
+                              description="ONNX policy exported by `redraw export`"),
         DeclareLaunchArgument("command_path", default_value="wheels",
                               description="wheels: WheelsCmdStamped to the wheels driver (works on a stock robot); "
                                           "car_cmd: Twist2DStamped through Duckietown's car_cmd switch; twist: TwistStamped only"),

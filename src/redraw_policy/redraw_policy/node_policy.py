@@ -2,7 +2,7 @@
 
 Run it in the vehicle's namespace (the launch files do): every topic name below is relative, so
 `/<veh>/image/compressed` in, `/<veh>/wheels_cmd` (or `/<veh>/lane_controller/car_cmd`) out, as the
-Duckietown ROS 2 stack names them (see README, "Run it on your Duckiebot").
+Duckietown ROS 2 stack names them (see README, "What the robot nodes speak").
 """
 
 from __future__ import annotations
