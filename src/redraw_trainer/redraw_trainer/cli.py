@@ -168,23 +168,15 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return 0
 
 
-def _frame_size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--frame-size {text!r}: expected WIDTHxHEIGHT, e.g. 640x480") from None
-    return w, h
-
-
-def _read_bag_args(args: argparse.Namespace):
+def _read_bag_options(args: argparse.Namespace) -> dict:
+    """`read_bag`'s keyword arguments from the bag commands' options."""
     from redraw_logger.pairing import PairingConfig
     from redraw_perception import PreprocessConfig
     from redraw_policy.kinematics import KinematicsConfig
-    from redraw_trainer.data.bags import read_bag
+    from redraw_trainer.data.bag_commands import parse_frame_size
     from redraw_trainer.envs.duckietown import DuckietownConfig
 
+    frame_size = parse_frame_size(args.frame_size)  # a bad --frame-size is said before any bag is read
     kin = DuckietownConfig().kinematics
     calibration = {}
     if getattr(args, "calibration", None):
@@ -197,62 +189,21 @@ def _read_bag_args(args: argparse.Namespace):
         from redraw_trainer.train import checkpoint_preprocess, load_world_model
 
         preprocess = checkpoint_preprocess(load_world_model(args.model)[2], source=args.model)
-    return read_bag(args.bag, preprocess, kinematics, PairingConfig(args.tolerance), args.camera_topic,
-                    args.cmd_topic, args.workers, cache_dir=args.cache_dir, frame_size=_frame_size(args.frame_size))
-
-
-def _print_dataset(data, report) -> None:
-    gaps = np.array(report.step_gaps_s)
-    rate = f"{1.0 / np.median(gaps):.1f} Hz" if len(gaps) else "n/a"
-    print(f"camera: {report.camera_topic}   command: {report.command_topic}   paired step rate: {rate}")
-    print("pairing: " + ", ".join(f"{k}={v}" for k, v in report.pairing.items()))
-    print(f"dataset: {len(data)} rows, {data.num_episodes} episodes, frames skipped: {report.corrupt_frames}")
-    for reason, count in report.skipped.items():
-        print(f"  skipped {count}: {reason}")
-    for example in report.skip_examples:
-        print(f"  e.g. {example}")
-    for notice in report.notices:
-        print(f"notice: {notice}")
-    for warning in report.warnings:
-        print(f"warning: {warning}")
+    return dict(preprocess=preprocess, kinematics=kinematics, pairing=PairingConfig(args.tolerance),
+                camera_topic=args.camera_topic, command_topic=args.cmd_topic, workers=args.workers,
+                cache_dir=args.cache_dir, frame_size=frame_size)
 
 
 def cmd_bag_info(args: argparse.Namespace) -> int:
-    from redraw_trainer.data.bags import CAMERA_TYPES, COMMAND_TYPES, BagError, inspect_bag
-    from redraw_trainer.plots import stamp_gap_histogram
+    from redraw_trainer.data.bag_commands import bag_info
 
-    report = inspect_bag(args.bag)  # an unreadable bag raises BagError: exit 2 with the reason
-    print(f"bag: {report.path} ({report.format})")
-    print(f"  {'topic':<44} {'type':<40} {'msgs':>7} {'duration':>9} {'rate':>9}")
-    for topic, info in sorted(report.topics.items()):
-        print(f"  {topic:<44} {info['type']:<40} {info['count']:>7} {info['duration_s']:>8.1f}s {info['rate_hz']:>7.1f}Hz")
-    for role, types in (("camera", CAMERA_TYPES), ("command", COMMAND_TYPES)):
-        found = [t for t, i in report.topics.items() if i["type"] in types and i["count"]]
-        print(f"training needs a {role} topic ({' or '.join(types)}): " + (", ".join(found) if found else "MISSING"))
-    try:
-        data, full = _read_bag_args(args)
-    except BagError as err:
-        print(f"training: this bag gives no dataset: {err}")
-        return 0
-    _print_dataset(data, full)
-    if len(data) == 0:
-        print("training: this bag gives no dataset (0 rows); see the pairing and skip counts above")
-    if args.out:
-        out = Path(args.out) / "stamp_gaps.png"
-        stamp_gap_histogram(full.step_gaps_s, out, title=str(args.bag))
-        print(f"stamp-gap histogram: {out}")
-    return 0
+    return bag_info(args.bag, _read_bag_options(args), plots=args.out)  # an unreadable bag: BagError, exit 2
 
 
 def cmd_bag_convert(args: argparse.Namespace) -> int:
-    from redraw_trainer.data.bags import require_rows
+    from redraw_trainer.data.bag_commands import bag_convert
 
-    data, report = _read_bag_args(args)
-    _print_dataset(data, report)
-    require_rows(data, report)
-    data.save(args.out)
-    print(f"{len(data)} rows, {data.num_episodes} episodes -> {args.out}")
-    return 0
+    return bag_convert(args.bag, _read_bag_options(args), args.out)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -479,11 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (("info", cmd_bag_info, "every topic (type, count, duration, rate), then what training needs"),
                              ("convert", cmd_bag_convert, "bag -> dataset .npz (exits 2 with the reason if it would be empty)")):
         p = bag.add_parser(name, help=text)
-        p.add_argument("bag", help="a rosbag2 directory, an .mcap/.db3 file, a ROS 1 .bag, or a folder of them")
         if name == "convert":
+            p.add_argument("bag", nargs="+", help="one bag per path (a rosbag2 directory, an .mcap/.db3 file or a "
+                           "ROS 1 .bag); several paths are concatenated")
             p.add_argument("--out", required=True, help="dataset file to write (.npz)")
             p.add_argument("--model", default=None, help="use this world model's preprocessing")
         else:
+            p.add_argument("bag", help="a rosbag2 directory, an .mcap/.db3 file, a ROS 1 .bag, or a folder of them "
+                           "(each bag described on its own)")
             p.add_argument("--out", default=None, help="folder for the stamp-gap histogram (default: no plot)")
         _bag_read_args(p)
         p.add_argument("--calibration", default=None, metavar="YAML",
