@@ -14,8 +14,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from redraw_trainer import __version__
 from redraw_trainer.config import ConfigError, apply_overrides, load_config, with_preset_policy
 from redraw_trainer.paths import PAPER_MODEL, SMALL_MODEL
