@@ -1,6 +1,6 @@
 """Camera-frame preprocessing shared by the robot nodes, the bag reader and the simulator."""
 
-from redraw_perception.errors import ContractError, PreprocessError
+from redraw_perception.errors import ContractError, PreprocessError, Reject
 from redraw_perception.lane_masks import LaneMaskConfig, colour_balance, lane_masks
 from redraw_perception.preprocess import (
     PreprocessConfig,
@@ -15,6 +15,7 @@ __all__ = [
     "PreprocessConfig",
     "PreprocessError",
     "Preprocessor",
+    "Reject",
     "colour_balance",
     "lane_masks",
     "preprocess_jpeg",

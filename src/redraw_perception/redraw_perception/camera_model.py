@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import yaml
 
-from redraw_perception.errors import PreprocessError
+from redraw_perception.errors import PreprocessError, Reject
 
 
 @dataclass(frozen=True)
@@ -30,14 +30,14 @@ class CameraModel:
         try:
             data = yaml.safe_load(path.read_text())
         except (OSError, yaml.YAMLError) as err:
-            raise PreprocessError(f"{path}: cannot read camera calibration: {err}") from err
+            raise PreprocessError(f"{path}: cannot read camera calibration: {err}", Reject.CALIBRATION) from err
         return cls.from_dict(data, source=str(path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "CameraModel":
         def field(name: str) -> Any:
             if not isinstance(data, dict) or name not in data:
-                raise PreprocessError(f"{source}: camera calibration lacks field '{name}'")
+                raise PreprocessError(f"{source}: camera calibration lacks field '{name}'", Reject.CALIBRATION)
             return data[name]
 
         matrix = field("camera_matrix")
@@ -45,7 +45,7 @@ class CameraModel:
         dist = field("distortion_coefficients")
         dist = dist["data"] if isinstance(dist, dict) else dist
         if len(matrix) != 9:
-            raise PreprocessError(f"{source}: camera_matrix.data has {len(matrix)} values, expected 9")
+            raise PreprocessError(f"{source}: camera_matrix.data has {len(matrix)} values, expected 9", Reject.CALIBRATION)
         return cls(
             width=int(field("image_width")),
             height=int(field("image_height")),

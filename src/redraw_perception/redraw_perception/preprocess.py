@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from redraw_perception.camera_model import CameraModel
-from redraw_perception.errors import ContractError, PreprocessError
+from redraw_perception.errors import ContractError, PreprocessError, Reject
 from redraw_perception.lane_masks import lane_masks
 
 PREPROCESS_VERSION = 1
@@ -114,18 +114,20 @@ class Preprocessor:
         """Decode a JPEG (or PNG) payload and preprocess it. Raises PreprocessError on bad input."""
         buf = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1)
         if buf.size == 0:
-            raise PreprocessError("image payload is empty (0 bytes); expected JPEG data")
+            raise PreprocessError("image payload is empty (0 bytes); expected JPEG data", Reject.EMPTY)
         bgr = cv2.imdecode(buf, _REDUCED_FLAGS[self.decode_factor])
         if bgr is None:
             head = bytes(buf[:4]).hex()
-            raise PreprocessError(f"image payload ({buf.size} bytes, starts {head}) is not a decodable JPEG")
+            raise PreprocessError(f"image payload ({buf.size} bytes, starts {head}) is not a decodable JPEG",
+                                  Reject.UNDECODABLE)
         c = self.config
         expected = (math.ceil(c.frame_height / self.decode_factor), math.ceil(c.frame_width / self.decode_factor))
         if bgr.shape[:2] != expected:
             full = (bgr.shape[1] * self.decode_factor, bgr.shape[0] * self.decode_factor)
             raise PreprocessError(
                 f"frame is about {full[0]}x{full[1]}, expected {c.frame_width}x{c.frame_height} "
-                "(PreprocessConfig.frame_width/frame_height)"
+                "(PreprocessConfig.frame_width/frame_height)",
+                Reject.FRAME_SIZE, size=full, expected=(c.frame_width, c.frame_height),
             )
         return self._finish(bgr, bgr_input=True)
 
@@ -140,11 +142,13 @@ class Preprocessor:
     def _check_frame(self, frame: np.ndarray) -> np.ndarray:
         c = self.config
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise PreprocessError(f"frame has shape {frame.shape} dtype {frame.dtype}; expected HxWx3 uint8")
+            raise PreprocessError(f"frame has shape {frame.shape} dtype {frame.dtype}; expected HxWx3 uint8",
+                                  Reject.FRAME_SHAPE)
         h, w = frame.shape[:2]
         if abs(w / h - c.frame_width / c.frame_height) > _ASPECT_TOLERANCE * c.frame_width / c.frame_height:
             raise PreprocessError(
-                f"frame is {w}x{h}, expected {c.frame_width}x{c.frame_height} or the same aspect ratio"
+                f"frame is {w}x{h}, expected {c.frame_width}x{c.frame_height} or the same aspect ratio",
+                Reject.FRAME_SIZE, size=(w, h), expected=(c.frame_width, c.frame_height),
             )
         return frame
 
@@ -177,16 +181,17 @@ def preprocess_rgb(frame: np.ndarray, config: PreprocessConfig | None = None) ->
     return Preprocessor(config or PreprocessConfig()).from_rgb(frame)
 
 
-def preprocess_many(config: dict, payloads: list[bytes]) -> list[np.ndarray | str]:
-    """Preprocess a batch of JPEGs; where a frame cannot be used, the reason (a string) takes its place.
+def preprocess_many(config: dict, payloads: list[bytes]) -> list[np.ndarray | PreprocessError]:
+    """Preprocess a batch of JPEGs; where a frame cannot be used, its PreprocessError takes its place.
 
-    A light worker for process pools: the reasons travel back so the caller can count and show them.
+    A light worker for process pools: the errors (typed reason, sizes, message) travel back so the
+    caller can count and show them.
     """
     pre = Preprocessor(PreprocessConfig.from_dict(config))
-    out: list[np.ndarray | str] = []
+    out: list[np.ndarray | PreprocessError] = []
     for data in payloads:
         try:
             out.append(pre.from_jpeg(data))
         except PreprocessError as err:
-            out.append(str(err))
+            out.append(err)
     return out

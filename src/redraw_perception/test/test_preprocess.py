@@ -99,3 +99,16 @@ def test_missing_calibration_field_is_named(tmp_path):
     bad.write_text("image_width: 640\nimage_height: 480\n")
     with pytest.raises(PreprocessError, match="camera.yaml: camera calibration lacks field 'camera_matrix'"):
         CameraModel.from_yaml(bad)
+
+
+def test_rejections_are_typed_and_survive_a_process_pool():
+    import pickle
+
+    from redraw_perception import Reject
+    from redraw_perception.preprocess import preprocess_many
+
+    small = cv2.imencode(".jpg", np.zeros((120, 160, 3), np.uint8))[1].tobytes()
+    empty, junk, wrong = (pickle.loads(pickle.dumps(r)) for r in preprocess_many(PreprocessConfig().to_dict(),
+                                                                                   [b"", b"\xff\xd8junk", small]))
+    assert (empty.reason, junk.reason, wrong.reason) == (Reject.EMPTY, Reject.UNDECODABLE, Reject.FRAME_SIZE)
+    assert wrong.size == (160, 120) and wrong.expected == (640, 480) and "frame is about 160x120" in str(wrong)

@@ -7,22 +7,27 @@ import json
 
 from redraw_logger.pairing import PairingConfig
 
-from redraw_trainer import workflows
+from redraw_trainer.model.checkpoint import model_contract
+from redraw_trainer.workflows import bags
 from redraw_trainer.cli.options import bag_options, bag_reading
 from redraw_trainer.core.paths import SMALL_MODEL
 from redraw_trainer.data.sim_to_bag import collect_bag
 from redraw_trainer.measure.replay import replay_bag
 
-BAG_HELP = "a rosbag2 folder, an .mcap/.db3 file, a ROS 1 .bag, or a folder of them"
+BAG_HELP = "a rosbag2 folder, an .mcap/.db3 file, a ROS 1 .bag, or a folder of them (each described on its own)"
 MODEL_HELP = "world model whose preprocessing and action scale the bag is read with (default: the shipped one)"
 
 
 def info(args: argparse.Namespace) -> list[str]:
-    return workflows.bag_info(args.bag, bag_reading(args), args.model, args.out)
+    lines: list[str] = []
+    bags.bag_info(args.bag, bag_reading(args).read_options(*model_contract(args.model)), args.out, lines.append)
+    return lines
 
 
 def convert(args: argparse.Namespace) -> list[str]:
-    return workflows.bag_convert(args.bag, bag_reading(args), args.model, args.out)
+    lines: list[str] = []
+    bags.bag_convert(args.bag, bag_reading(args).read_options(*model_contract(args.model)), args.out, lines.append)
+    return lines
 
 
 def collect(args: argparse.Namespace) -> list[str]:
@@ -49,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     bag_options(p)
     p.set_defaults(func=info)
     p = commands.add_parser("convert", help="bag -> dataset .npz (exits 2 with the reason if it would be empty)")
-    p.add_argument("bag", help=BAG_HELP)
+    p.add_argument("bag", nargs="+", help="one bag per path (a rosbag2 folder, an .mcap/.db3 file or a ROS 1 .bag); "
+                   "several paths are concatenated")
     p.add_argument("--out", required=True, help="dataset file to write (.npz)")
     p.add_argument("--model", default=SMALL_MODEL, help=MODEL_HELP)
     bag_options(p)

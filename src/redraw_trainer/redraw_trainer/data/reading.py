@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from redraw_logger.pairing import PairingConfig
 from redraw_perception import PreprocessConfig
@@ -30,17 +31,24 @@ class BagReading:
     workers: int = 2  # JPEG decoding processes
     cache_dir: str | None = None  # conversion cache (default: $REDRAW_CACHE_DIR or ~/.cache/redraw/bags)
 
-    def frame_wh(self) -> tuple[int, int] | None:
-        """`frame_size` as (width, height); ValueError naming the option when it is not WxH with both > 0."""
-        if not self.frame_size:
-            return None
-        try:
-            w, h = (int(v) for v in self.frame_size.lower().split("x"))
-        except ValueError:
-            raise ValueError(f"--frame-size {self.frame_size!r}: expected WIDTHxHEIGHT, e.g. 640x480") from None
-        if w <= 0 or h <= 0:
-            raise ValueError(f"--frame-size {self.frame_size!r}: width and height must be positive, e.g. 640x480")
-        return w, h
+    def read_options(self, preprocess: PreprocessConfig, action_scale: tuple[float, float]) -> dict[str, Any]:
+        """`read_bag`'s keyword arguments; a bad option is a ValueError naming it, before any bag is read."""
+        return dict(preprocess=preprocess, kinematics=robot_kinematics(self.calibration, action_scale),
+                    pairing=PairingConfig(self.tolerance), camera_topic=self.camera_topic, command_topic=self.cmd_topic,
+                    workers=self.workers, cache_dir=self.cache_dir, frame_size=parse_frame_size(self.frame_size))
+
+
+def parse_frame_size(text: str | None) -> tuple[int, int] | None:
+    """`--frame-size WIDTHxHEIGHT` -> (width, height); a ValueError naming the option when it is not one."""
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--frame-size {text}: expected WIDTHxHEIGHT, e.g. 640x480") from None
+    if w <= 0 or h <= 0:
+        raise ValueError(f"--frame-size {text}: width and height must be positive, e.g. 640x480")
+    return w, h
 
 
 def robot_kinematics(calibration: str | None, action_scale: tuple[float, float]) -> KinematicsConfig:
@@ -54,9 +62,7 @@ def robot_kinematics(calibration: str | None, action_scale: tuple[float, float])
 def read_robot_bag(path: str | Path, reading: BagReading, preprocess: PreprocessConfig,
                    action_scale: tuple[float, float]) -> tuple[SequenceData, BagReport]:
     """A bag read with `reading`'s options; the data may have 0 rows (the report says why)."""
-    return read_bag(path, preprocess, robot_kinematics(reading.calibration, action_scale),
-                    PairingConfig(reading.tolerance), reading.camera_topic, reading.cmd_topic, reading.workers,
-                    cache_dir=reading.cache_dir, frame_size=reading.frame_wh())
+    return read_bag(path, **reading.read_options(preprocess, action_scale))
 
 
 def load_dataset(path: str | Path, reading: BagReading, preprocess: PreprocessConfig,

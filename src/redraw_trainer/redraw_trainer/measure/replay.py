@@ -28,7 +28,7 @@ from redraw_logger.pairing import PairingConfig
 from redraw_perception import PreprocessError
 from redraw_policy.runtime import OnnxPolicy, PolicyRunner
 from redraw_trainer.measure.clips import POLICY, RECORDED, Mp4Writer, draw_commands, fit_frame
-from redraw_trainer.data.bags import BagError, find_bags, read_pairs
+from redraw_trainer.data.bags import Bag, BagError, find_bags, read_pairs
 from redraw_trainer.measure.plots import command_scatter, episode_traces
 
 MIN_RANKED_FRAMES = 10  # shorter episodes are ranked only when no episode is this long
@@ -103,12 +103,12 @@ def worst_episodes(table: list[dict[str, Any]], count: int, min_frames: int = MI
     return sorted(long_enough, key=lambda row: -row["disagreement"])[:count]
 
 
-def _bag_name(root: Path, path: Path) -> str:
+def _bag_name(root: Path, bag: Bag) -> str:
     """The bag as the user finds it under what they passed (worker_1/redraw_0000), else its own name."""
     try:
-        return str(path.relative_to(root)) if path != root else path.name
+        return str(bag.path.relative_to(root)) if bag.path != root else bag.name
     except ValueError:
-        return path.name
+        return bag.name
 
 
 def _panel_title(row: dict[str, Any]) -> str:

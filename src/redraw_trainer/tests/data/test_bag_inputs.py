@@ -5,7 +5,13 @@ untouched), and offline replay of a policy over a bag."""
 from __future__ import annotations
 
 import hashlib
+import io
+import multiprocessing as mp
 import os
+import pwd
+import shutil
+import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -111,11 +117,25 @@ def fingerprint(path: Path) -> dict[str, str]:
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:
+    code, out, err = run3(capsys, *argv)
+    return code, out + err
+
+
+def run3(capsys, *argv: str) -> tuple[int, str, str]:
+    """Exit code, stdout, stderr; a failure (exit 2) is exactly one line on stderr, never a traceback."""
     code = main(list(argv))
     captured = capsys.readouterr()
     text = captured.out + captured.err
     assert "Traceback" not in text
-    return code, text
+    assert code in (0, 2), f"exit {code}: {text}"
+    if code == 2:
+        assert len(captured.err.strip().splitlines()) == 1, f"not one line:\n{captured.err}"
+    return code, captured.out, captured.err
+
+
+def error_reason(err: str) -> str:
+    """The reason of a `redraw bag <command>: error: <reason>` line, whatever the command."""
+    return err.strip().split(": error: ", 1)[1]
 
 
 # ---------------------------------------------------------------- ROS 1
@@ -185,23 +205,112 @@ def _with(path: Path, write) -> Path:
     return path
 
 
+def _symlink_pair(out: Path) -> Path:
+    """Two .mcap names in one folder, each a symbolic link to the other."""
+    out.mkdir()
+    (out / "a.mcap").symlink_to("b.mcap")
+    (out / "b.mcap").symlink_to("a.mcap")
+    return out
+
+
+def _self_loop(out: Path) -> Path:
+    out.symlink_to(out.name)
+    return out
+
+
+TALKER_QOS_FILE = "deadline:\n    sec: 2147483647\n    nsec: 4294967295"  # what the storage file records
+
+
+def talker_bag(out: Path, storage=StoragePlugin.MCAP) -> Path:
+    """rosbag2's own `talker` test bags, re-created: 10 std_msgs/String on /topic, 10 rcl_interfaces/Log on
+    /rosout, none on /parameter_events. As in the upstream bags, the storage file records each topic's QoS
+    with "infinite" durations (2147483647 s, 4294967295 ns) while metadata.yaml writes them as 0: rosbags
+    matches metadata topics to storage topics by type, serialization format *and* QoS, finds none,
+    and yields no message at all."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    forever = QosTime(sec=2147483647, nsec=4294967295)
+
+    def qos(durability):
+        return [Qos(history=QosHistory.UNKNOWN, depth=0, reliability=QosReliability.RELIABLE, durability=durability,
+                    deadline=forever, lifespan=forever, liveliness=QosLiveliness.AUTOMATIC,
+                    liveliness_lease_duration=forever, avoid_ros_namespace_conventions=False)]
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    T = store.types
+    writer = Writer(out, version=8, storage_plugin=storage)
+    writer.open()
+    rosout = writer.add_connection("/rosout", "rcl_interfaces/msg/Log", typestore=store,
+                                   offered_qos_profiles=qos(QosDurability.TRANSIENT_LOCAL))
+    writer.add_connection("/parameter_events", "rcl_interfaces/msg/ParameterEvent", typestore=store,
+                          offered_qos_profiles=qos(QosDurability.VOLATILE))
+    topic = writer.add_connection("/topic", "std_msgs/msg/String", typestore=store,
+                                  offered_qos_profiles=qos(QosDurability.VOLATILE))
+    t0 = 1_585_866_235_112_411_371
+    for i in range(10):
+        t = t0 + i * 500 * MS
+        stamp = T["builtin_interfaces/msg/Time"](sec=t // 10**9, nanosec=t % 10**9)
+        log = T["rcl_interfaces/msg/Log"](stamp=stamp, level=20, name="talker", msg=f"Publishing: 'Hello, world! {i}'",
+                                          file="talker.cpp", function="operator()", line=41)
+        writer.write(rosout, t, store.serialize_cdr(log, "rcl_interfaces/msg/Log"))
+        writer.write(topic, t + MS // 5, store.serialize_cdr(T["std_msgs/msg/String"](data=f"Hello, world! {i}"),
+                                                            "std_msgs/msg/String"))
+    writer.close()
+    meta = out / "metadata.yaml"
+    text = meta.read_text()
+    assert "2147483647" in text
+    meta.write_text(text.replace("2147483647", "0").replace("4294967295", "0"))  # metadata.yaml's zeros
+    return out
+
+
+def _with_missing_split(bag: Path) -> Path:
+    """metadata.yaml lists a second split file that is not there."""
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    files = meta["rosbag2_bagfile_information"]["relative_file_paths"]
+    files.append(files[0].replace(".mcap", "_1.mcap"))
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    return bag
+
+
+def _two_bags(out: Path, kind: str) -> Path:
+    """A folder holding a ROS 1 bag and a rosbag2 bag, or two unrelated rosbag2 bags: one records the
+    camera only, the other the commands only (merged, they would look trainable)."""
+    out.mkdir()
+    if kind == "ros1+ros2":
+        ros1_bag(out / "daffy.bag")
+        ros2_bag(out / "camera_only", command=None)
+    else:
+        ros2_bag(out / "camera_only", command=None)
+        ros2_bag(out / "commands_only", camera=None)
+    return out
+
+
+def _text_folder(out: Path) -> Path:
+    out.mkdir()
+    (out / "notes.txt").write_text("not a bag\n")
+    (out / "sub").mkdir()
+    (out / "sub" / "readme.md").write_text("# nothing\n")
+    return out
+
+
 CORPUS = {
     # name: (make(tmp) -> input path, info exit code, convert exit code, text the user must see)
     "zero-byte mcap": (lambda t: _with(t / "empty.mcap", lambda p: p.write_bytes(b"")), 2, 2, "0 bytes; not a bag"),
     "random-bytes mcap": (lambda t: _with(t / "noise.mcap", lambda p: p.write_bytes(np.random.default_rng(0).bytes(5000))),
-                          2, 2, "not a readable MCAP file"),
+                          2, 2, "noise.mcap: not an MCAP file (bad magic)"),
     "truncated mcap": (lambda t: _truncate(_logger_bag(t / "cut"), 0.6), 0, 0, "kept the first part"),
     "mcap cut to its header": (lambda t: _truncate(_logger_bag(t / "cut"), 0.002), 2, 2, "not a readable MCAP file"),
-    "missing data file": (lambda t: _without_data(ros2_bag(t / "b")), 2, 2, "cannot read bag"),
+    "missing data file": (lambda t: _without_data(ros2_bag(t / "b")), 2, 2, "1 split file(s) missing (b.mcap)"),
     "garbage metadata": (lambda t: _with(ros2_bag(t / "b"), lambda p: (p / "metadata.yaml").write_text("{not: [yaml")),
-                         0, 0, "cannot use metadata.yaml"),
+                         0, 0, "metadata.yaml is not valid YAML (line 1)"),
     "split files without metadata": (_split_without_metadata, 0, 0, "no metadata.yaml; read the 2 .mcap file(s) directly"),
     "ROS 1 bag": (lambda t: ros1_bag(t / "daffy.bag"), 0, 0, "(ros1)"),
     "truncated ROS 1 bag": (lambda t: _with(ros1_bag(t / "cut.bag"), lambda p: p.write_bytes(p.read_bytes()[:3000])),
                             2, 2, "cannot read bag"),
-    "text file named .bag": (lambda t: _with(t / "notes.bag", lambda p: p.write_text("hello\n" * 100)), 2, 2, "cannot read bag"),
+    "text file named .bag": (lambda t: _with(t / "notes.bag", lambda p: p.write_text("hello\n" * 100)), 2, 2,
+                             "not a ROS 1 bag (bad magic)"),
     "random-bytes sqlite3": (lambda t: _with(t / "x.db3", lambda p: p.write_bytes(np.random.default_rng(1).bytes(4096))),
-                             2, 2, "cannot read bag"),
+                             2, 2, "x.db3: not an SQLite file"),
     "wrong frame size": (lambda t: ros2_bag(t / "small", payloads=frames(4, (160, 120))), 0, 2,
                          "every frame is about 160x120, the preprocessing expects 640x480; if this camera records 160x120, "
                          "pass --frame-size 160x120"),
@@ -227,6 +336,29 @@ CORPUS = {
                                                0, 0, "camera: /duckiebot/image/compressed"),
     "empty folder": (lambda t: _with(t / "nothing", lambda p: p.mkdir()), 2, 2, "no bag here"),
     "no such path": (lambda t: t / "missing", 2, 2, "no such file or directory"),
+    # issue 26: every input gets an honest answer
+    "symlink loop between two .mcap": (lambda t: _symlink_pair(t / "links"), 2, 2, "symbolic link loop"),
+    "path that is a symlink loop": (lambda t: _self_loop(t / "loop"), 2, 2, "symbolic link loop"),
+    "talker bag (mcap)": (lambda t: talker_bag(t / "talker"), 0, 2, "metadata.yaml records 20 messages"),
+    "talker bag (sqlite3)": (lambda t: talker_bag(t / "talker", StoragePlugin.SQLITE3), 0, 2,
+                             "metadata.yaml records 20 messages"),
+    "half-truncated talker bag": (lambda t: _truncate(talker_bag(t / "talker"), 0.5), 0, 2, "DAMAGED"),
+    "talker bag cut inside its data": (lambda t: _truncate(talker_bag(t / "talker"), 0.3), 2, 2,
+                                       "not a readable MCAP file"),
+    "metadata lists a missing split file": (lambda t: _with_missing_split(ros2_bag(t / "b")), 0, 0,
+                                            "split file(s) missing"),
+    "all-zero mcap": (lambda t: _with(t / "zeros.mcap", lambda p: p.write_bytes(bytes(4096))), 2, 2,
+                      "not an MCAP file (bad magic)"),
+    "random-bytes mcap in a folder": (lambda t: _with(t / "f", lambda p: (p.mkdir(), (p / "x.mcap").write_bytes(
+        np.random.default_rng(2).bytes(5000)))), 2, 2, "x.mcap: not an MCAP file (bad magic)"),
+    "all-zero sqlite3": (lambda t: _with(t / "zeros.db3", lambda p: p.write_bytes(bytes(4096))), 2, 2,
+                         "not an SQLite file"),
+    "folder of text files": (lambda t: _text_folder(t / "texts"), 2, 2, "no bag here"),
+    "a ROS 1 and a rosbag2 bag in one folder": (lambda t: _two_bags(t / "both", "ros1+ros2"), 0, 2,
+                                                "holds 2 bags"),
+    "two unrelated rosbag2 bags in one folder": (lambda t: _two_bags(t / "two", "ros2+ros2"), 0, 2, "holds 2 bags"),
+    "non-standard camera and no command": (lambda t: ros2_bag(t / "cam2", camera="/duckiebot/front/jpeg", command=None),
+                                           0, 2, "camera topic /duckiebot/front/jpeg taken"),
 }
 
 
@@ -237,10 +369,16 @@ def test_bad_input_gets_a_clear_answer_and_is_left_untouched(tmp_path, capsys, c
     inputs.mkdir()
     source = make(inputs)
     before = fingerprint(source)
-    code_i, info = run(capsys, "bag", "info", str(source), "--workers", "1")
-    code_c, convert = run(capsys, "bag", "convert", str(source), "--out", str(tmp_path / "out.npz"), "--workers", "1")
+    code_i, info_out, info_err = run3(capsys, "bag", "info", str(source), "--workers", "1")
+    code_c, conv_out, conv_err = run3(capsys, "bag", "convert", str(source), "--out", str(tmp_path / "out.npz"),
+                                      "--workers", "1")
+    info, convert = info_out + info_err, conv_out + conv_err
     assert (code_i, code_c) == (info_code, convert_code), f"{case}: exit codes {code_i}, {code_c}\n{info}\n{convert}"
     assert expected in info + convert, f"{case}: expected {expected!r} in\n{info}\n{convert}"
+    if code_i and code_c:  # info and convert agree on why
+        assert error_reason(info_err) == error_reason(conv_err), f"{case}:\n{info_err}\n{conv_err}"
+    if code_i == 0 and any(w in info for w in ("truncated after", "not valid YAML", "file(s) missing", "no metadata.yaml")):
+        assert "DAMAGED" in info, f"{case}: damage found but not marked\n{info}"
     if code_c:  # a failure is one clear line that names the input
         (line,) = [line for line in convert.splitlines() if line.startswith("redraw bag convert: error:")]
         assert source.name in line or "tmp" in line
@@ -266,6 +404,143 @@ def test_info_writes_its_plot_only_under_out(tmp_path, capsys):
     code, _ = run(capsys, "bag", "info", str(bag), "--out", str(tmp_path / "plots"))
     assert code == 0 and (tmp_path / "plots" / "stamp_gaps.png").stat().st_size > 1000
     assert not (bag / "stamp_gaps.png").exists()
+
+
+# ---------------------------------------------------------------- issue 26: counts, damage, several bags, access
+
+@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3])
+def test_talker_bag_counts_are_true_and_say_which_figure_is_which(tmp_path, capsys, storage):
+    from redraw_trainer.data.bags import inspect_bag
+
+    bag = talker_bag(tmp_path / "talker", storage)
+    report = inspect_bag(bag)
+    assert {t: i["count"] for t, i in report.topics.items()} == {"/topic": 10, "/rosout": 10, "/parameter_events": 0}
+    assert report.topics["/topic"]["duration_s"] == pytest.approx(4.5)
+    code, text = run(capsys, "bag", "info", str(bag))
+    (line,) = [line for line in text.splitlines() if line.strip().startswith("/topic ")]
+    assert code == 0 and line.split()[2] == "10", text
+    assert "metadata.yaml records 20 messages" in text and "QoS" in text
+
+
+def test_half_truncated_talker_bag_is_marked_damaged_not_healthier(tmp_path, capsys):
+    intact = talker_bag(tmp_path / "intact")
+    cut = talker_bag(tmp_path / "cut")
+    _truncate(cut, 0.5)  # the summary is gone, the messages are all there
+    code_a, text_a = run(capsys, "bag", "info", str(intact))
+    code_b, text_b = run(capsys, "bag", "info", str(cut))
+    assert code_a == code_b == 0 and "DAMAGED" not in text_a and "DAMAGED" in text_b.splitlines()[0]
+    assert "truncated after 20 messages" in text_b
+    rows = [[line.split()[2] for line in text.splitlines() if line.strip().startswith(("/topic ", "/rosout "))]
+            for text in (text_a, text_b)]
+    assert rows[0] == rows[1] == ["10", "10"]
+
+
+@pytest.mark.parametrize("damage, warning", [
+    ("truncated", "kept the first part"),
+    ("garbage metadata", "metadata.yaml is not valid YAML (line 1)"),
+    ("missing split", "split file(s) missing"),
+    ("no metadata", "no metadata.yaml; read the 2 .mcap file(s) directly"),
+])
+def test_info_prints_the_damage_the_inspection_found(tmp_path, capsys, damage, warning):
+    make = {"truncated": lambda: _truncate(_logger_bag(tmp_path / "cut"), 0.6),
+            "garbage metadata": lambda: _with(ros2_bag(tmp_path / "b"),
+                                              lambda p: (p / "metadata.yaml").write_text("{not: [yaml")),
+            "missing split": lambda: _with_missing_split(ros2_bag(tmp_path / "b")),
+            "no metadata": lambda: _split_without_metadata(tmp_path)}[damage]
+    code, out, err = run3(capsys, "bag", "info", str(make()), "--workers", "1")
+    header = [line for line in out.splitlines() if line.startswith("bag: ")]
+    assert code == 0 and len(header) == 1 and "DAMAGED" in header[0], out
+    assert sum(warning in line for line in out.splitlines() if line.startswith("warning:")) == 1, out
+
+
+def test_info_lists_each_bag_of_a_folder_and_never_mixes_their_topics(tmp_path, capsys):
+    folder = _two_bags(tmp_path / "two", "ros2+ros2")
+    code, out, _ = run3(capsys, "bag", "info", str(folder), "--workers", "1")
+    headers = [line for line in out.splitlines() if line.startswith("bag: ")]
+    assert code == 0 and len(headers) == 2 and "camera_only" in headers[0] and "commands_only" in headers[1], out
+    assert not any(line.startswith("dataset:") for line in out.splitlines())
+    assert out.count("training: this bag gives no dataset") == 2
+
+
+def test_convert_takes_one_bag_per_path_and_lists_the_bags_of_a_folder(tmp_path, capsys):
+    folder = tmp_path / "drives"
+    folder.mkdir()
+    a, b = ros2_bag(folder / "a"), ros1_bag(folder / "b.bag")
+    code, _, err = run3(capsys, "bag", "convert", str(folder), "--out", str(tmp_path / "d.npz"))
+    assert code == 2 and "holds 2 bags" in err and "a (rosbag2)" in err and "b.bag (ros1)" in err
+    code, out, _ = run3(capsys, "bag", "convert", str(a), str(b), "--out", str(tmp_path / "d.npz"), "--workers", "1")
+    assert code == 0 and "60 rows, 2 episodes" in out
+
+
+@pytest.mark.parametrize("size", ["0x0", "640x0", "-640x480"])
+def test_frame_size_option_is_named_when_it_is_wrong(tmp_path, capsys, size):
+    bag = ros2_bag(tmp_path / "b", n=4)
+    code, _, err = run3(capsys, "bag", "convert", str(bag), "--out", str(tmp_path / "d.npz"), f"--frame-size={size}")
+    assert code == 2 and f"--frame-size {size}" in err and "positive" in err
+
+
+def _as_nobody(argv: list[str], warm_up: list[str]) -> tuple[int, str]:
+    """Run `redraw` in a forked child that drops root for `nobody` (root ignores file permissions).
+
+    The interpreter lives under /root, which `nobody` cannot enter: the child runs `warm_up` as root
+    first so every module is imported before it gives up its rights."""
+    nobody = pwd.getpwnam("nobody")
+    parent, child = mp.get_context("fork").Pipe()
+
+    def target():
+        sys.stdout = sys.stderr = io.StringIO()
+        main(warm_up)
+        sys.stdout = sys.stderr = buffer = io.StringIO()
+        os.setgroups([])
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+        try:
+            code = main(argv)
+        except BaseException:  # noqa: BLE001 (reported to the parent, which fails the test)
+            import traceback
+
+            traceback.print_exc(file=buffer)
+            code = 1
+        child.send((code, buffer.getvalue()))
+
+    process = mp.get_context("fork").Process(target=target)
+    process.start()
+    code, text = parent.recv() if parent.poll(120) else (None, "child gave no answer")
+    process.join(10)
+    return code, text
+
+
+@pytest.mark.parametrize("kind", ["rosbag2 folder", "ROS 1 bag"])
+def test_a_file_the_user_cannot_read_is_one_clear_line(kind):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop to an unprivileged user (as a user, chmod the file yourself)")
+    try:
+        pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("no unprivileged user 'nobody' on this machine")
+    root = Path(tempfile.mkdtemp(prefix="redraw-unreadable-"))  # under /tmp: `nobody` may enter it
+    try:
+        root.chmod(0o755)
+        good = ros2_bag(root / "good", n=4)
+        bag = ros2_bag(root / "private", n=4) if kind == "rosbag2 folder" else ros1_bag(root / "private.bag", n=4)
+        secret = next(bag.glob("*.mcap")) if bag.is_dir() else bag
+        for p in [root, *root.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        secret.chmod(0o600)
+        cache = root / "cache"
+        cache.mkdir(mode=0o777)
+        cache.chmod(0o777)
+        before = fingerprint(bag)
+        for command in ("info", "convert"):
+            extra = ["--out", str(cache / "d.npz")] if command == "convert" else []
+            code, text = _as_nobody(["bag", command, str(bag), "--workers", "1", "--cache-dir", str(cache), *extra],
+                                    ["bag", "info", str(good), "--workers", "1", "--cache-dir", str(cache)])
+            assert "Traceback" not in text and code == 2, text
+            (line,) = text.strip().splitlines()
+            assert line.startswith(f"redraw bag {command}: error: {secret}: permission denied"), line
+        assert fingerprint(bag) == before
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- replay
@@ -334,7 +609,8 @@ def test_replay_refuses_a_model_with_another_input_contract(tmp_path, capsys):
 def test_training_commands_refuse_a_bag_that_gives_no_rows_and_say_why(tmp_path, capsys, command):
     root = Path(__file__).resolve().parents[4]
     bag = ros2_bag(tmp_path / "small", payloads=frames(4, (160, 120)))
-    argv = {"adapt": ["adapt", "--model", str(root / "models/source_small.pt"), "--bag", str(bag), "--method", "residual"],
+    argv = {"adapt": ["adapt", "--model", str(root / "models/source_small.pt"), "--bag", str(bag), "--method", "residual",
+                      "--out", str(tmp_path / "a.pt")],
             "train-policy": ["train-policy", "--model", str(root / "models/source_small.pt"), "--data", str(bag),
                              "--out", str(tmp_path / "p.pt")]}[command]
     code, text = run(capsys, *argv)

@@ -1,6 +1,6 @@
 """The pipeline's steps as the command line runs them, on files: each loads its inputs, calls the library,
-writes its outputs and returns what to print. `redraw <command>` is one call into this module (or into
-`demo.py`); everything here is usable from Python the same way.
+writes its outputs and returns what to print. `redraw <command>` is one call into this package (`bags.py` for
+`redraw bag info|convert`) or into `demo.py`; everything here is usable from Python the same way.
 """
 
 from __future__ import annotations
@@ -9,14 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from redraw_trainer.core.config import Config, RefitConfig, apply_overrides, with_preset_policy
 from redraw_trainer.core.devices import resolve_device
 from redraw_trainer.core.metrics_log import MetricsLog
-from redraw_trainer.data.bags import CAMERA_TYPES, COMMAND_TYPES, BagError, BagReport, inspect_bag, require_rows
-from redraw_trainer.data.reading import BagReading, load_dataset, read_robot_bag
-from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.data.reading import BagReading, load_dataset
 from redraw_trainer.learn.adapt import adapt, load_adapter, save_adapter
 from redraw_trainer.learn.export import export_onnx
 from redraw_trainer.learn.policy import save_and_export, train_policy
@@ -24,10 +20,10 @@ from redraw_trainer.learn.pretrain import export_world_model, pretrain
 from redraw_trainer.learn.reward_refit import refit_reward
 from redraw_trainer.learn.train import CHECKPOINT_NAME
 from redraw_trainer.measure.evaluation import open_loop
-from redraw_trainer.measure.plots import image_strip, learning_curves, stamp_gap_histogram
+from redraw_trainer.measure.plots import image_strip, learning_curves
 from redraw_trainer.measure.reward_check import format_reward_check, reward_check
 from redraw_trainer.measure.visual_gap import format_visual_gap, read_bag_frames, read_real_frames, visual_gap
-from redraw_trainer.model.checkpoint import action_scale, checkpoint_preprocess, load_world_model, model_contract
+from redraw_trainer.model.checkpoint import action_scale, checkpoint_preprocess, load_world_model
 from redraw_trainer.model.frame_policy import load_policy
 
 
@@ -112,53 +108,6 @@ def reward_check_run(model_path: str, residual: str | None, gap: str, episodes: 
         Path(out).write_text(json.dumps(result, indent=2))
         lines.append(f"written to {out}")
     return lines
-
-
-def dataset_lines(data: SequenceData, report: BagReport) -> list[str]:
-    """What a bag gave for training: topics, pairing, rows, skipped frames and why, notices, warnings."""
-    gaps = np.array(report.step_gaps_s)
-    rate = f"{1.0 / np.median(gaps):.1f} Hz" if len(gaps) else "n/a"
-    lines = [f"camera: {report.camera_topic}   command: {report.command_topic}   paired step rate: {rate}",
-             "pairing: " + ", ".join(f"{k}={v}" for k, v in report.pairing.items()),
-             f"dataset: {len(data)} rows, {data.num_episodes} episodes, frames skipped: {report.corrupt_frames}"]
-    lines += [f"  skipped {count}: {reason}" for reason, count in report.skipped.items()]
-    lines += [f"  e.g. {example}" for example in report.skip_examples]
-    lines += [f"notice: {notice}" for notice in report.notices]
-    lines += [f"warning: {warning}" for warning in report.warnings]
-    return lines
-
-
-def bag_info(bag: str, reading: BagReading, model: str, out: str | None) -> list[str]:
-    """`redraw bag info`: every topic (type, count, duration, rate), then what training would get from it."""
-    report = inspect_bag(bag)  # an unreadable bag raises BagError: exit 2 with the reason
-    lines = [f"bag: {report.path} ({report.format})",
-             f"  {'topic':<44} {'type':<40} {'msgs':>7} {'duration':>9} {'rate':>9}"]
-    for topic, info in sorted(report.topics.items()):
-        lines.append(f"  {topic:<44} {info['type']:<40} {info['count']:>7} {info['duration_s']:>8.1f}s "
-                     f"{info['rate_hz']:>7.1f}Hz")
-    for role, types in (("camera", CAMERA_TYPES), ("command", COMMAND_TYPES)):
-        found = [t for t, i in report.topics.items() if i["type"] in types and i["count"]]
-        lines.append(f"training needs a {role} topic ({' or '.join(types)}): " + (", ".join(found) or "MISSING"))
-    try:
-        data, full = read_robot_bag(bag, reading, *model_contract(model))
-    except BagError as err:
-        return lines + [f"training: this bag gives no dataset: {err}"]
-    lines += dataset_lines(data, full)
-    if len(data) == 0:
-        lines.append("training: this bag gives no dataset (0 rows); see the pairing and skip counts above")
-    if out:
-        stamp_gap_histogram(full.step_gaps_s, Path(out) / "stamp_gaps.png", title=str(bag))
-        lines.append(f"stamp-gap histogram: {Path(out) / 'stamp_gaps.png'}")
-    return lines
-
-
-def bag_convert(bag: str, reading: BagReading, model: str, out: str) -> list[str]:
-    """`redraw bag convert`: a bag to a dataset `.npz` with the model's preprocessing (BagError if it gives none)."""
-    data, report = read_robot_bag(bag, reading, *model_contract(model))
-    lines = dataset_lines(data, report)
-    require_rows(data, report)
-    data.save(out)
-    return lines + [f"{len(data)} rows, {data.num_episodes} episodes -> {out}"]
 
 
 def visual_gap_run(model_path: str, frames: str | None, bag: str | None, labels: str | None, label_signs: str,
