@@ -45,6 +45,11 @@ def replay(args: argparse.Namespace) -> list[str]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    register_bag(sub)
+    register_collect_and_replay(sub)
+
+
+def register_bag(sub: argparse._SubParsersAction) -> None:
     bag = sub.add_parser("bag", help="inspect or convert recordings (rosbag2 mcap/sqlite3, ROS 1 .bag)")
     commands = bag.add_subparsers(dest="bag_command", required=True, metavar="{info,convert}")
     p = commands.add_parser("info", help="every topic (type, count, duration, rate), then what training gets from it")
@@ -61,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     bag_options(p)
     p.set_defaults(func=convert)
 
+
+def register_collect_and_replay(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("collect", help="drive a simulated domain and record it as rosbag2, like the robot")
     p.add_argument("--domain", default="duckietown", choices=["duckietown", "point"], help="simulator (default duckietown)")
     p.add_argument("--gap", default="none", help="reality gap, e.g. 'steering_reversed,trim=0.1,latency_steps=1'")

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from redraw_trainer.cli.options import add_fields, given
+from redraw_trainer.cli.options import add_fields, given, override_options
 from redraw_trainer.core.config import DemoConfig, apply_overrides, load_config
 from redraw_trainer.demo import run_demo
 from redraw_trainer.measure.report import comparisons_text
@@ -33,7 +33,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", choices=["small", "paper"], default="small",
                    help="small: this CPU's budgets and the shipped small model; paper: the paper preset's model "
                         "sizes and budgets (GPU; needs a paper-size model). Options given explicitly win over it")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override section.key=value, repeatable (every key: `redraw config show`)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
+    override_options(p)
     p.set_defaults(func=run)

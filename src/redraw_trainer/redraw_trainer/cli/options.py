@@ -63,20 +63,24 @@ def given(args: argparse.Namespace, names: list[str], prefix: str = "") -> dict[
     return {name: getattr(args, prefix + name) for name in names if getattr(args, prefix + name, None) is not None}
 
 
-def config_options(parser: argparse.ArgumentParser, preset: bool = True) -> None:
-    """--preset (repeatable), --set KEY=VALUE (repeatable), --seed, --quiet."""
-    if preset:
-        parser.add_argument("--preset", action="append", default=None,
-                            help="config preset(s), layered in order (tiny | small | paper | masks; default: small)")
+def override_options(parser: argparse.ArgumentParser) -> None:
+    """--set KEY=VALUE (repeatable) and --quiet."""
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="config override section.key=value, repeatable (every key: `redraw config show`)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the preset's, 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
+
+
+def config_options(parser: argparse.ArgumentParser) -> None:
+    """--preset (repeatable), --seed, and the override options."""
+    parser.add_argument("--preset", action="append", default=None,
+                        help="config preset(s), layered in order (tiny | small | paper | masks; default: small)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: the preset's, 0)")
+    override_options(parser)
 
 
 def config_from(args: argparse.Namespace) -> Config:
     """The config tree from the presets, the overrides and --seed."""
-    cfg = load_config(getattr(args, "preset", None) or ["small"], args.set)
+    cfg = load_config(args.preset or ["small"], args.set)
     if args.seed is not None:
         cfg.seed = args.seed
     return cfg

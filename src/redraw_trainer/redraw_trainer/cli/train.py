@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 
 from redraw_trainer import workflows
-from redraw_trainer.cli.options import add_fields, bag_options, bag_reading, config_from, config_options
+from redraw_trainer.cli.options import add_fields, bag_options, bag_reading, config_from, config_options, override_options
 from redraw_trainer.core.config import AdaptConfig, DemoConfig, RefitConfig
 from redraw_trainer.core.paths import SMALL_MODEL
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.learn.train import train_world_model
 
 DEMO = DemoConfig()  # the budgets every results table used, the defaults on real data too
-SET_HELP = "config override section.key=value, repeatable (every key: `redraw config show`)"
 
 
 def pretrain(args: argparse.Namespace) -> list[str]:
@@ -46,11 +45,6 @@ def export(args: argparse.Namespace) -> list[str]:
     return workflows.export_run(args.policy, args.out)
 
 
-def _overrides(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=SET_HELP)
-    p.add_argument("--quiet", action="store_true", help="no progress bars or stage timings")
-
-
 def _bag_or_dataset(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--bag", "--data", dest="bag", required=True,
                    help=f"{what}: a bag (folder or file, any format `redraw bag info` reads) or a dataset .npz "
@@ -82,7 +76,7 @@ def register_pretraining(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy-updates", type=int, default=None, help="task-policy updates (default: the preset's)")
     p.add_argument("--preset", default="small", help="task-policy (actor-critic) settings from this preset (default small)")
     p.add_argument("--eval-episodes", type=int, default=None, help="source evaluation episodes of 30 s (default: the preset's)")
-    _overrides(p)
+    override_options(p)
     p.set_defaults(func=refit_reward, steps=RefitConfig.steps)
 
     p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
@@ -102,7 +96,7 @@ def register_adaptation(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="adapter file to write (+ <name>_adapt.jsonl and TensorBoard beside it)")
     p.add_argument("--steps", type=int, default=DEMO.adapt_steps, help=f"adaptation updates (default {DEMO.adapt_steps}, "
                    f"as in every results table; the model's own config says {AdaptConfig.steps})")
-    _overrides(p)
+    override_options(p)
     p.set_defaults(func=adapt)
 
     p = sub.add_parser("train-policy", help="train a policy in a (rectified) model's imagination and export it to ONNX")
@@ -113,7 +107,7 @@ def register_adaptation(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--updates", type=int, default=DEMO.policy_updates,
                    help=f"actor-critic updates (default {DEMO.policy_updates}, as in every results table)")
     p.add_argument("--preset", default="small", help="actor-critic settings (policy.*) from this preset (default small)")
-    _overrides(p)
+    override_options(p)
     p.set_defaults(func=train_policy)
 
     p = sub.add_parser("export", help="export a policy checkpoint to ONNX (with a parity check)")
