@@ -61,7 +61,7 @@ def read_real_frames(folder: str | Path, preprocess: PreprocessConfig, labels: s
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
     if not paths:
         raise VisualGapError(f"{folder}: no {'/'.join(IMAGE_SUFFIXES)} images found")
-    pose_by_name = _read_labels(Path(labels), label_columns, label_signs) if labels else {}
+    pose_by_name = read_labels(Path(labels), label_columns, label_signs) if labels else {}
     if labels:
         paths = [p for p in paths if p.name in pose_by_name]
         if not paths:
@@ -148,7 +148,9 @@ def read_bag_frames(bag: str | Path, preprocess: PreprocessConfig, camera_topic:
     return Frames(images, rgb, np.array(labels, float) if pose_topic else None, names)
 
 
-def _read_labels(path: Path, columns: tuple[str, str, str], signs: tuple[float, float]) -> dict[str, tuple[float, float]]:
+def read_labels(path: Path, columns: tuple[str, str, str], signs: tuple[float, float]) -> dict[str, tuple[float, float]]:
+    """Image name -> lane pose (d, phi) from a labels CSV: `columns` names the image, d and phi columns,
+    `signs` multiplies d and phi (onto the simulator's convention)."""
     with path.open(newline="") as f:
         reader = csv.DictReader(f, skipinitialspace=True)
         fields = [name.strip() for name in reader.fieldnames or []]
