@@ -305,7 +305,8 @@ def cmd_reward_check(args: argparse.Namespace) -> int:
 def cmd_visual_gap(args: argparse.Namespace) -> int:
     from redraw_trainer.plots import image_strip
     from redraw_trainer.train import checkpoint_preprocess, load_world_model
-    from redraw_trainer.visual_gap import format_visual_gap, read_bag_frames, read_real_frames, visual_gap
+    from redraw_trainer.visual_gap import (aligned_from_args, format_visual_gap, read_bag_frames, read_real_frames,
+                                          visual_gap)
 
     if bool(args.frames) == bool(args.bag):
         raise SystemExit("redraw visual-gap: give exactly one of --frames DIR or --bag BAG")
@@ -317,12 +318,15 @@ def cmd_visual_gap(args: argparse.Namespace) -> int:
     if args.bag:
         real = read_bag_frames(args.bag, preprocess, args.camera_topic, args.pose_topic, label_signs=signs,
                                camera_info=args.camera_info, limit=args.limit)
-    else:
-        real = read_real_frames(args.frames, preprocess, args.labels, label_signs=signs, camera_info=args.camera_info,
-                                limit=args.limit)
+    elif not (args.labels or args.trajectories):
+        real = read_real_frames(args.frames, preprocess, camera_info=args.camera_info, limit=args.limit)
     source = args.bag or args.frames
-    result, rows = visual_gap(model, preprocess, real, args.sim_frames, args.seed)
-    result.update(model=args.model, frames=str(source), labels=args.labels or args.pose_topic, label_signs=signs)
+    if args.frames and (args.labels or args.trajectories):
+        result, rows = aligned_from_args(args, model, preprocess)
+    else:
+        result, rows = visual_gap(model, preprocess, real, args.sim_frames, args.seed)
+    result.update(model=args.model, frames=str(source), labels=args.labels or args.trajectories or args.pose_topic,
+                  label_signs=signs)
     print(format_visual_gap(result))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -420,6 +424,19 @@ def build_parser() -> argparse.ArgumentParser:
                    "relativeHeading (rad), as duckietown-ethz/proj-i-ml writes them (optional)")
     p.add_argument("--label-signs", default="-1,-1", help="multiply the labels' d,phi by these to get the simulator's "
                    "signs (default -1,-1: Duckietown's d>0 left, phi>0 turned left)")
+    p.add_argument("--label-d-scale", type=float, default=1.0, help="multiply the labels' d by this to get metres "
+                   "(duckietown-ethz/proj-i-ml output_pose.csv: 1.17, it holds half a tile-unit offset; default 1)")
+    p.add_argument("--label-lag", default="auto", help="take each frame's label this many seconds later (labels on "
+                   "another clock); default auto: estimated from the frames' turn vs the labels' and printed")
+    p.add_argument("--trajectories", default=None, help="with --frames: folder of localisation trajectory .yaml files "
+                   "(proj-i-ml format); labels are re-derived from them and --map, in metres (needs --map)")
+    p.add_argument("--map", default=None, help="the tile map of --trajectories (duckietown-world map .yaml)")
+    p.add_argument("--lane-filter-intrinsics", default=None, help="camera_info YAML for the classical lane filter "
+                   "reference (e.g. the robot's, else dt-core's default camera_intrinsic)")
+    p.add_argument("--lane-filter-homography", default=None, help="extrinsic homography YAML (rectified pixel -> ground) "
+                   "for the classical lane filter")
+    p.add_argument("--lane-filter-scale", type=float, default=1.0, help="scale the homography's ground coordinates "
+                   "(a camera-height correction; default 1)")
     p.add_argument("--camera-info", default=None, help="camera_info YAML: undistort the frames first (default: as they are)")
     p.add_argument("--model", default=SMALL_MODEL, help="world model (default: the shipped models/source_small.pt)")
     p.add_argument("--sim-frames", type=int, default=3000, help="source-simulator frames for the probe, 1/5 held out (default 3000)")

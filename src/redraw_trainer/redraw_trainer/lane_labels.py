@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import yaml
 
@@ -203,16 +204,20 @@ class TrajectoryLabels(LabelSource):
     trajectory: Trajectory
     tile_map: TileMap
     max_gap: float = 0.1
+    lookahead: float = 0.3  # "straight" also needs the ground this far ahead on a straight tile (what the camera sees)
 
     def pose_at(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, 2) (d m, phi rad), simulator signs, NaN in trajectory gaps and on intersections; (N,) straight."""
+        """(N, 2) (d m, phi rad), simulator signs, NaN in trajectory gaps and on intersections; (N,) straight:
+        the robot on a straight tile and the point `lookahead` m ahead of it too."""
         xyy, ok = self.trajectory.at(times, self.max_gap)
         pose = np.full((len(xyy), 2), np.nan)
         straight = np.zeros(len(xyy), bool)
         for i in np.flatnonzero(ok):
-            d, phi, kind = self.tile_map.lane_pose(*xyy[i])
+            x, y, yaw = xyy[i]
+            d, phi, kind = self.tile_map.lane_pose(x, y, yaw)
             pose[i] = d, phi
-            straight[i] = kind == STRAIGHT
+            ahead = self.tile_map.cell(x + self.lookahead * math.cos(yaw), y + self.lookahead * math.sin(yaw))
+            straight[i] = kind == STRAIGHT and ahead is not None and self.tile_map.kind(*ahead) == "straight"
         return pose, straight
 
 
@@ -276,6 +281,72 @@ def stamp_from_name(name: str) -> float | None:
 
 # ---- the label-lag sweep -------------------------------------------------------------------------------------
 
+# Two estimates of the lag, both from the frames alone:
+# - *rotation* (used): the camera's turn between consecutive frames (phase correlation of the upper half of
+#   the image, where the scene is far and a turn moves everything sideways alike) against the turn rate the
+#   labels say: the trajectory's yaw rate, or a labels file's d(phi)/dt on straight tiles (where the lane does
+#   not turn, the heading's rate is the yaw rate). It is a clock offset and nothing else: the image's turn
+#   happens when the robot turns.
+# - *paint features* (printed beside it; the issue's first estimate): least squares from crude lane-paint
+#   features to the labels' d. It is biased towards positive lags: the camera looks 0.2-0.6 m ahead, so the
+#   image also predicts where the robot will be (d(t + L) ~ d(t) + v L sin(phi)), and a later label can
+#   fit better without any clock offset.
+
+
+def image_turn(gray_prev: np.ndarray, gray: np.ndarray, top: float = 0.5) -> float:
+    """Horizontal shift (pixels, positive: the scene moved right, i.e. the camera turned left) between two
+    grayscale frames, from the phase correlation of their upper `top` fraction."""
+    rows = max(8, int(round(gray.shape[0] * top)))
+    a, b = gray_prev[:rows].astype(np.float64), gray[:rows].astype(np.float64)
+    window = cv2.createHanningWindow((a.shape[1], a.shape[0]), cv2.CV_64F)
+    (dx, _), _ = cv2.phaseCorrelate(a, b, window)
+    return float(dx)
+
+
+def turn_rate_of_frames(frame_t: np.ndarray, shifts: np.ndarray, max_shift: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """(mid-times, image turn rate in pixels/s) of consecutive frame pairs; pairs whose shift exceeds
+    `max_shift` pixels (a failed correlation, a frame drop) or more than 0.2 s apart are NaN."""
+    dt = np.diff(frame_t)
+    rate = np.asarray(shifts, float) / np.maximum(dt, 1e-6)
+    rate[(np.abs(shifts) > max_shift) | (dt > 0.2) | (dt <= 0)] = np.nan
+    return (frame_t[1:] + frame_t[:-1]) / 2, rate
+
+
+def trajectory_turn_rate(trajectory: "Trajectory") -> tuple[np.ndarray, np.ndarray]:
+    """(times, yaw rate rad/s, left positive) of a trajectory."""
+    return trajectory.t, np.gradient(trajectory.yaw, trajectory.t)
+
+
+def label_turn_rate(labels: "LabelSource", times: np.ndarray, step: float = 1 / 15) -> np.ndarray:
+    """The labels' turn rate at `times` (rad/s, left positive): -d(phi)/dt of the simulator-signed heading, on
+    straight tiles only (NaN elsewhere)."""
+    before, s0 = labels.pose_at(times - step / 2)
+    after, s1 = labels.pose_at(times + step / 2)
+    rate = -(after[:, 1] - before[:, 1]) / step
+    rate[~(s0 & s1)] = np.nan
+    return rate
+
+
+def rotation_lag_sweep(pair_t: np.ndarray, image_rate: np.ndarray, reference, lags: np.ndarray) -> dict:
+    """Correlation of the image's turn rate with a reference turn rate taken `lag` s later, per lag.
+    `reference(times) -> rate` (NaN where unknown). Returns {"lags", "r", "pairs", "best_lag"}."""
+    lags = np.asarray(lags, float)
+    r, pairs = [], []
+    for lag in lags:
+        ref = np.asarray(reference(pair_t + lag), float)
+        ok = np.isfinite(ref) & np.isfinite(image_rate)
+        r.append(float(np.corrcoef(image_rate[ok], ref[ok])[0, 1]) if ok.sum() > 8 and ref[ok].std() > 0 else math.nan)
+        pairs.append(int(ok.sum()))
+    best = int(np.nanargmax(r)) if np.isfinite(r).any() else int(np.argmin(np.abs(lags)))
+    return {"lags": [round(float(v), 4) for v in lags], "r": r, "pairs": pairs, "best_lag": float(lags[best])}
+
+
+def trajectory_reference(trajectory: "Trajectory", max_gap: float = 0.1):
+    t, rate = trajectory_turn_rate(trajectory)
+    return lambda times: _interpolate(t, rate[:, None], times, max_gap)[0][:, 0]
+
+
+
 
 def paint_features(masks: np.ndarray, bands: int = 4) -> np.ndarray:
     """Crude lane features of lane-mask frames (N, S, S, 3; yellow, white channels): the mean column of yellow
@@ -296,21 +367,29 @@ def paint_features(masks: np.ndarray, bands: int = 4) -> np.ndarray:
     return np.concatenate([np.where(missing, fill, feats), missing.astype(float)], 1)
 
 
-def crossfit_correlation(x: np.ndarray, y: np.ndarray, rows: np.ndarray, lam: float = 0.01) -> float:
-    """Least squares from features to y, fitted on the first half of `rows` (in time) and scored on the second,
-    and vice versa; the correlation of the out-of-fold predictions with y over all of `rows`."""
+def crossfit_correlation(x: np.ndarray, y: np.ndarray, rows: np.ndarray, frame_t: np.ndarray | None = None,
+                         block: float = 1.0, lam: float = 0.01) -> float:
+    """Least squares from features to y over `rows`, two folds, each fitted on one and scored on the other; the
+    correlation of the out-of-fold predictions with y. Folds alternate in blocks of `block` s of `frame_t` (so
+    both see every part of the lap; halves of a lap see different tiles, and a per-tile label offset then
+    decides the figure); without `frame_t`, the first and second half of the rows."""
     idx = np.flatnonzero(rows)
     if len(idx) < 8:
         return math.nan
-    half = len(idx) // 2
-    folds = (idx[:half], idx[half:])
-    pred = np.empty(len(idx))
+    if frame_t is None:
+        fold = np.arange(len(idx)) >= len(idx) // 2
+    else:
+        fold = (np.floor((frame_t[idx] - frame_t[idx].min()) / block) % 2).astype(bool)
+    if fold.all() or not fold.any():
+        return math.nan
     z = (x - x[idx].mean(0)) / (x[idx].std(0) + 1e-6)
     design = np.concatenate([z, np.ones((len(x), 1))], 1)
-    for k, (fit, score) in enumerate((folds, folds[::-1])):
+    pred = np.empty(len(idx))
+    for k in (False, True):
+        fit, score = idx[fold == k], idx[fold != k]
         a = design[fit]
         w = np.linalg.solve(a.T @ a + lam * len(fit) * np.eye(a.shape[1]), a.T @ y[fit])
-        pred[slice(0, half) if k == 1 else slice(half, None)] = design[score] @ w
+        pred[fold != k] = design[score] @ w
     return float(np.corrcoef(pred, y[idx])[0, 1]) if pred.std() > 0 and y[idx].std() > 0 else math.nan
 
 
@@ -325,7 +404,7 @@ def usable_labels(pose: np.ndarray, straight: np.ndarray, max_heading: float = 1
 
 
 def lag_sweep(features: np.ndarray, frame_t: np.ndarray, labels: LabelSource, lags: np.ndarray,
-              max_heading: float = 1.0, max_offset: float = 0.2, straight_only: bool = True) -> dict:
+              max_heading: float = 1.0, max_offset: float = 0.2, straight_only: bool = True, block: float = 1.0) -> dict:
     """Correlation of crude image features with the labels taken at each candidate lag (cross-fitted, see
     `crossfit_correlation`), each over the frames whose label at that lag is usable (`usable_labels`: the
     same rule the figures at the chosen lag use). Returns {"lags", "r_d", "r_phi", "frames" (per lag),
@@ -336,12 +415,28 @@ def lag_sweep(features: np.ndarray, frame_t: np.ndarray, labels: LabelSource, la
         pose, straight = labels.pose_at(frame_t + lag)
         ok = usable_labels(pose, straight, max_heading, max_offset, straight_only)
         y = np.nan_to_num(pose)
-        r_d.append(crossfit_correlation(features, y[:, 0], ok))
-        r_phi.append(crossfit_correlation(features, y[:, 1], ok))
+        r_d.append(crossfit_correlation(features, y[:, 0], ok, frame_t, block))
+        r_phi.append(crossfit_correlation(features, y[:, 1], ok, frame_t, block))
         frames.append(int(ok.sum()))
     best = int(np.nanargmax(r_d)) if np.isfinite(r_d).any() else int(np.argmin(np.abs(lags)))
     return {"lags": [round(float(v), 4) for v in lags], "r_d": r_d, "r_phi": r_phi, "frames": frames,
             "best_lag": float(lags[best])}
+
+
+def format_lag_curves(rotation: dict | None, paint: dict | None, used: float, how: str) -> str:
+    """Both lag curves side by side, and the lag used."""
+    lags = (rotation or paint or {"lags": []})["lags"]
+    lines = ["label lag (labels taken `lag` s after each frame):",
+             "| lag s | rotation r | paint r d | paint r phi | frames (paint) |", "|---|---|---|---|---|"]
+    for i, lag in enumerate(lags):
+        rot = f"{rotation['r'][i]:+.2f}" if rotation else "-"
+        pd = f"{paint['r_d'][i]:+.2f}" if paint else "-"
+        pp = f"{paint['r_phi'][i]:+.2f}" if paint else "-"
+        n = paint["frames"][i] if paint else "-"
+        marks = [m for m, sweep in (("rotation", rotation), ("paint", paint)) if sweep and sweep["best_lag"] == lag]
+        lines.append(f"| {lag:+.2f} | {rot} | {pd} | {pp} | {n} |" + (f" <- best ({', '.join(marks)})" if marks else ""))
+    lines.append(f"lag used: {used:+.2f} s ({how})")
+    return "\n".join(lines)
 
 
 def format_lag_curve(sweep: dict) -> str:
