@@ -184,7 +184,7 @@ def _interpolate(t: np.ndarray, values: np.ndarray, times: np.ndarray, max_gap: 
     times = np.asarray(times, float)
     after = np.clip(np.searchsorted(t, times), 1, len(t) - 1)
     t0, t1 = t[after - 1], t[after]
-    ok = (times >= t[0]) & (times <= t[-1]) & (t1 - t0 <= max_gap)
+    ok = (times >= t[0]) & (times <= t[-1]) & (t1 - t0 <= max_gap + 1e-6)
     w = np.clip((times - t0) / np.maximum(t1 - t0, 1e-9), 0, 1)[:, None]
     out = (1 - w) * values[after - 1] + w * values[after]
     out[~ok] = np.nan

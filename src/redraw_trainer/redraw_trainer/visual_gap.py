@@ -347,6 +347,7 @@ def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> di
 # ---- aligned labels: the yardstick with the labels' clock, units and signs settled ---------------------------
 
 LAG_GRID = tuple(np.round(np.arange(-0.4, 0.61, 0.05), 3))
+MIN_PAINT_FRAMES = 50  # fewer usable frames than this: the paint-feature fit is not trusted to choose a lag
 SUBSETS = ("all", "straight")
 
 
@@ -401,7 +402,9 @@ def choose_lag(frame_t: np.ndarray, shifts: np.ndarray, masks: np.ndarray, label
         return float(label_lag), "given (--label-lag)", rotation, paint
     if rotation is not None and np.isfinite(rotation["r"]).any():
         return rotation["best_lag"], f"best of the rotation sweep: image turn rate vs {what}", rotation, paint
-    return paint["best_lag"], "best of the paint-feature sweep (no rotation reference)", rotation, paint
+    if np.isfinite(paint["r_d"]).any() and min(paint["frames"]) >= MIN_PAINT_FRAMES:
+        return paint["best_lag"], "best of the paint-feature sweep (no turn to align on)", rotation, paint
+    return 0.0, "0: too few frames or no turn to estimate it from", rotation, paint
 
 
 def label_counts(pose: np.ndarray, straight: np.ndarray, max_heading: float = 1.0, max_offset: float = 0.2) -> dict:
