@@ -251,14 +251,18 @@ def read_label_table(path: str | Path, columns: tuple[str, str, str, str] = ("Im
     with path.open(newline="") as f:
         reader = csv.DictReader(f, skipinitialspace=True)
         fields = [n.strip() for n in reader.fieldnames or []]
-        missing = [c for c in columns if c not in fields]
+        missing = [c for c in columns if c not in fields and c != columns[1]]
         if missing:
             raise LabelError(f"{path}: columns {missing} not found; the file has {fields}")
         rows = []
         for line, row in enumerate(reader, start=2):
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            t = row[columns[1]] if columns[1] in row else stamp_from_name(row[columns[0]])
+            if t is None:
+                raise LabelError(f"{path}:{line}: no '{columns[1]}' column and no _<sec>_<nsec> stamp in the image name: "
+                                 "aligning labels needs each frame's time")
             try:
-                rows.append((float(row[columns[1]]), row[columns[0]], signs[0] * d_scale * float(row[columns[2]]),
+                rows.append((float(t), row[columns[0]], signs[0] * d_scale * float(row[columns[2]]),
                              signs[1] * float(row[columns[3]]), row.get("Tile", "straight") == "straight"))
             except ValueError as err:
                 raise LabelError(f"{path}:{line}: expected numbers in {columns[1:]}: {err}") from err
@@ -317,9 +321,10 @@ def trajectory_turn_rate(trajectory: "Trajectory") -> tuple[np.ndarray, np.ndarr
     return trajectory.t, np.gradient(trajectory.yaw, trajectory.t)
 
 
-def label_turn_rate(labels: "LabelSource", times: np.ndarray, step: float = 1 / 15) -> np.ndarray:
-    """The labels' turn rate at `times` (rad/s, left positive): -d(phi)/dt of the simulator-signed heading, on
-    straight tiles only (NaN elsewhere)."""
+def label_turn_rate(labels: "LabelSource", times: np.ndarray, step: float = 0.2) -> np.ndarray:
+    """The labels' turn rate at `times` (rad/s, left positive): -d(phi)/dt of the simulator-signed heading over
+    `step` s, on straight tiles only (NaN elsewhere). Over one 15 Hz label step the difference of interpolated
+    labels is mostly interpolation noise (proj-i-ml lap: a lone spike in the curve); 0.2 s gives a smooth one."""
     before, s0 = labels.pose_at(times - step / 2)
     after, s1 = labels.pose_at(times + step / 2)
     rate = -(after[:, 1] - before[:, 1]) / step
