@@ -64,7 +64,9 @@ def main() -> None:
     parser.add_argument("--model", default=str(HERE.parents[2] / "models" / "source_small.pt"))
     parser.add_argument("--sim-frames", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--bound-seeds", default="0,1")
+    parser.add_argument("--bound-seeds", default="0,1", help="seeds of the supervised bound's CNN ('' : skip it)")
+    parser.add_argument("--lookaheads", default=None, help="instead of the table: the figures at the best lag for "
+                        "these 'straight' look-aheads (m, comma-separated), trajectory labels only")
     parser.add_argument("--cache", default="/tmp/aligned_study_cache.npz")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -117,16 +119,30 @@ def main() -> None:
     estimators = {"encoder probe": np.stack([predictions["d"], predictions["phi"]], 1),
                   "lane filter": lf[1.0], "lane filter, homography x1.16": lf[1.16]}
     print(f"probe fitted: {time.time() - start:.0f} s", flush=True)
-    for observation in ("rgb", "lane_masks"):
+    for observation in ("rgb", "lane_masks") if args.bound_seeds else ():
         # as supervised_probe.py reads them: the lap through that observation's own preprocessing
         images = vg.read_real_frames(lap / "images", PreprocessConfig(observation=observation)).images[order]
         sim, episode = vg.simulator_frames(observation, 64, args.sim_frames, seed=0)
         held = vg.heldout_episodes(episode)
-        for seed in (int(s) for s in args.bound_seeds.split(",")):
+        for seed in (int(s) for s in args.bound_seeds.split(",") if s):
             pred, sim_r = supervised_bound(sim, held, args.epochs, images, seed)
             estimators[f"supervised bound {observation} seed {seed}"] = pred
             print(f"supervised {observation} seed {seed}: sim held-out {sim_r} ({time.time() - start:.0f} s)", flush=True)
 
+    if args.lookaheads:
+        source, rows = sources["trajectory+map (m)"], []
+        for lookahead in (float(v) for v in args.lookaheads.split(",")):
+            source.lookahead = lookahead
+            pose, straight = source.pose_at(frame_t + best)
+            usable = usable_labels(pose, straight)
+            row = {"lookahead_m": lookahead, "lag": best, "straight_frames": int((usable & straight).sum()),
+                   "figures": {n: figures(e, pose, usable, straight)["straight"] for n, e in estimators.items()}}
+            rows.append(row)
+            print(f"look-ahead {lookahead:.2f} m ({row['straight_frames']} straight frames): " + "; ".join(
+                f"{n} d {f['d']:+.2f} phi {f['phi']:+.2f}" for n, f in row["figures"].items()), flush=True)
+        if args.json:
+            Path(args.json).write_text(json.dumps({"lag": best, "rows": rows}, indent=1, default=float) + "\n")
+        return
     table = []
     for source_name, source in sources.items():
         for lag in sorted({best, 0.0, sweeps["paint features vs output_pose d (straight)"]["best_lag"]}):

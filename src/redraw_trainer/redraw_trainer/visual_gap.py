@@ -444,6 +444,8 @@ def format_aligned(aligned: dict) -> str:
              f"dropped: {aligned['counts']['dropped_no_label']} without a label (trajectory gap, off the map, "
              f"intersection), {aligned['counts']['dropped_heading_over_1rad']} with |phi| > 1 rad, "
              f"{aligned['counts']['dropped_offset_over_0.2m']} with |d| > 0.2 m)",
+             "straight: the labels' straight flag (with --trajectories: the robot's tile and the road 0.3 m ahead of it are "
+             "straight, i.e. the camera sees a straight lane; with --labels: the file's Tile column)",
              "", "| estimator | r d, all | r phi, all | r d, straight | r phi, straight |", "|---|---|---|---|---|"]
     for name in names:
         f = aligned["figures"][name]
