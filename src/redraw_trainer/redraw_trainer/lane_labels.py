@@ -442,13 +442,3 @@ def format_lag_curves(rotation: dict | None, paint: dict | None, used: float, ho
         lines.append(f"| {lag:+.2f} | {rot} | {pd} | {pp} | {n} |" + (f" <- best ({', '.join(marks)})" if marks else ""))
     lines.append(f"lag used: {used:+.2f} s ({how})")
     return "\n".join(lines)
-
-
-def format_lag_curve(sweep: dict) -> str:
-    lines = ["label-lag sweep (labels taken `lag` s after each frame; crude paint features, least squares fitted on",
-             "one half of the frames in time, scored on the other, and vice versa):",
-             "| lag s | r d | r phi | frames |", "|---|---|---|---|"]
-    for lag, rd, rp, n in zip(sweep["lags"], sweep["r_d"], sweep["r_phi"], sweep["frames"]):
-        mark = " <- best" if lag == sweep["best_lag"] else ""
-        lines.append(f"| {lag:+.2f} | {rd:+.2f} | {rp:+.2f} | {n} |{mark}")
-    return "\n".join(lines)
