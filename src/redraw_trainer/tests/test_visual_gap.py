@@ -78,6 +78,22 @@ def test_visual_gap_command_prints_figures_and_writes_results_and_strip(frames, 
     assert (out / "strip.png").stat().st_size > 10_000
 
 
+def test_visual_gap_command_prints_the_lag_curve_and_aligned_figures(frames, tmp_path, capsys):
+    folder, labels = frames
+    out = tmp_path / "vg"
+    assert main(["visual-gap", "--frames", str(folder), "--labels", str(labels), "--model", str(MODEL),
+                 "--sim-frames", "60", "--label-lag", "0.1", "--label-d-scale", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| lag s | rotation r | paint r d |" in printed and "lag used: +0.10 s (given (--label-lag))" in printed
+    assert "| classical lane filter |" not in printed  # no camera given: no lane filter row
+    aligned = json.loads((out / "results.json").read_text())["aligned"]
+    assert aligned["lag"] == 0.1 and len(aligned["paint_sweep"]["lags"]) == len(aligned["paint_sweep"]["r_d"])
+    # labels 0.1 s later: frame i takes row i + 1's d (metres: x2), the last frame has none
+    assert aligned["counts"] == {"frames": 12, "dropped_no_label": 1, "dropped_heading_over_1rad": 0,
+                                 "dropped_offset_over_0.2m": 0, "used_all": 11, "used_straight": 11}
+    assert set(aligned["figures"]["encoder probe (sim-fitted ridge)"]) == {"all", "straight"}
+
+
 SHIFTS = np.linspace(-0.15, 0.15, 12)
 
 

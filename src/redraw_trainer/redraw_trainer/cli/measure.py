@@ -15,11 +15,15 @@ def reward_check(args: argparse.Namespace) -> list[str]:
 
 
 def visual_gap(args: argparse.Namespace) -> list[str]:
-    return workflows.visual_gap_run(args.model, args.frames, args.bag, args.labels, args.label_signs, args.camera_topic,
-                                    args.pose_topic, args.camera_info, args.sim_frames, args.limit, args.seed, args.out)
+    return workflows.visual_gap_run(args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    register_reward_check(sub)
+    register_visual_gap(sub)
+
+
+def register_reward_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("reward-check", help="does the model's reward separate driving, standing still and leaving "
                        "the road? (fresh labelled simulator episodes)")
     p.add_argument("--model", default=SMALL_MODEL, help=MODEL_HELP)
@@ -31,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="also write the figures as JSON here")
     p.set_defaults(func=reward_check)
 
+
+def register_visual_gap(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("visual-gap", help="does the encoder see the lane in real frames? lane-pose probe, "
                        "reconstruction and lane masks on a folder of camera images or a bag")
     p.add_argument("--frames", default=None, help="folder of real camera images (.jpg/.png, e.g. 640x480)")
@@ -42,6 +48,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "relativeHeading (rad), as duckietown-ethz/proj-i-ml writes them (optional)")
     p.add_argument("--label-signs", default="-1,-1", help="multiply the labels' d,phi by these to get the simulator's "
                    "signs (default -1,-1: Duckietown's d>0 left, phi>0 turned left)")
+    p.add_argument("--label-d-scale", type=float, default=1.0, help="multiply the labels' d by this to get metres "
+                   "(duckietown-ethz/proj-i-ml output_pose.csv: 1.17, it holds half a tile-unit offset; default 1)")
+    p.add_argument("--label-lag", default="auto", help="take each frame's label this many seconds later (labels on "
+                   "another clock); default auto: estimated from the frames' turn vs the labels' and printed")
+    p.add_argument("--trajectories", default=None, help="with --frames: folder of localisation trajectory .yaml files "
+                   "(proj-i-ml format); labels are re-derived from them and --map, in metres (needs --map)")
+    p.add_argument("--map", default=None, help="the tile map of --trajectories (duckietown-world map .yaml)")
+    p.add_argument("--lane-filter-intrinsics", default=None, help="camera_info YAML for the classical lane filter "
+                   "reference (e.g. the robot's, else dt-core's default camera_intrinsic)")
+    p.add_argument("--lane-filter-homography", default=None, help="extrinsic homography YAML (rectified pixel -> ground) "
+                   "for the classical lane filter")
+    p.add_argument("--lane-filter-scale", type=float, default=1.0, help="scale the homography's ground coordinates "
+                   "(a camera-height correction; default 1)")
     p.add_argument("--camera-info", default=None, help="camera_info YAML: undistort the frames first (default: as they are)")
     p.add_argument("--model", default=SMALL_MODEL, help=MODEL_HELP)
     p.add_argument("--sim-frames", type=int, default=3000, help="source-simulator frames for the probe, 1/5 held out (default 3000)")

@@ -233,8 +233,10 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def lane_probe(train_x: np.ndarray, train_y: np.ndarray, held_x: np.ndarray, held_y: np.ndarray,
-               real_x: np.ndarray | None = None, real_y: np.ndarray | None = None) -> dict[str, dict[str, float]]:
-    """Per lane-pose variable: correlation on held-out simulator frames (lambda chosen there) and on real ones."""
+               real_x: np.ndarray | None = None, real_y: np.ndarray | None = None,
+               predictions: dict[str, np.ndarray] | None = None) -> dict[str, dict[str, float]]:
+    """Per lane-pose variable: correlation on held-out simulator frames (lambda chosen there) and on real ones.
+    `predictions`, if given, receives the probe's prediction for every real frame under the variable's name."""
     out = {}
     for k, name in enumerate(("d", "phi")):
         best = None
@@ -244,6 +246,8 @@ def lane_probe(train_x: np.ndarray, train_y: np.ndarray, held_x: np.ndarray, hel
             if best is None or score > best[0]:
                 best = (score, lam, predict)
         row = {"sim_heldout": best[0], "lambda": best[1]}
+        if predictions is not None and real_x is not None:
+            predictions[name] = best[2](real_x)
         if real_x is not None and real_y is not None:
             row["real"] = correlation(best[2](real_x), real_y[:, k])
         out[name] = row
@@ -259,14 +263,15 @@ def marking_coverage(masks: np.ndarray, min_pixels: int = 8) -> dict[str, float]
 
 
 def visual_gap(model: WorldModel, preprocess: PreprocessConfig, real: Frames, sim_frames: int = 3000,
-               seed: int = 0) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """All figures for one model and one folder of real frames, plus the strip's rows."""
+               seed: int = 0, predictions: dict[str, np.ndarray] | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """All figures for one model and one folder of real frames, plus the strip's rows. `predictions`, if
+    given, receives the probe's lane pose for every real frame ("d", "phi")."""
     sim, episode = simulator_frames(preprocess.observation, model.cfg.image_size, sim_frames, seed)
     held = heldout_episodes(episode)
     sim_post, real_post = posteriors(model, sim.images), posteriors(model, real.images)
     sim_x, real_x = probe_features(sim_post), probe_features(real_post)
     probe = lane_probe(sim_x[~held], sim.pose[~held], sim_x[held], sim.pose[held],
-                       real_x if real.pose is not None else None, real.pose)
+                       real_x if real.pose is not None or predictions is not None else None, real.pose, predictions)
     sim_recon = reconstructions(model, sim_post[torch.from_numpy(held)])
     real_recon = reconstructions(model, real_post)
     masks = np.stack([lane_masks(frame) for frame in real.rgb])
@@ -300,6 +305,12 @@ def format_visual_gap(result: dict[str, Any]) -> str:
     lines += ["", f"reconstruction error per pixel: simulator {rec['sim_heldout']:.3f}, real {rec['real']:.3f}",
               f"lane markings found: yellow in {marks['yellow']:.0%} of real frames, white in {marks['white']:.0%}, "
               f"either in {marks['either']:.0%} ({marks['frames_without_markings']} frames without)"]
+    if "aligned" in result:
+        from redraw_trainer.measure.lane_labels import format_lag_curves
+
+        aligned = result["aligned"]
+        lines += ["", format_lag_curves(aligned["rotation_sweep"], aligned["paint_sweep"], aligned["lag"],
+                                        aligned["lag_chosen_by"]), "", format_aligned(aligned)]
     return "\n".join(lines)
 
 
@@ -333,3 +344,185 @@ def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> di
             "posterior_kl_direct_vs_jpeg": round(float(categorical_kl(a, b).mean()), 3),
             "argmax_agreement": round(float((a.argmax(-1) == b.argmax(-1)).float().mean()), 3),
             "posterior_kl_consecutive_frames": round(float(categorical_kl(a[1:], a[:-1]).mean()), 3)}
+
+
+# ---- aligned labels: the yardstick with the labels' clock, units and signs settled ---------------------------
+
+LAG_GRID = tuple(np.round(np.arange(-0.4, 0.61, 0.05), 3))
+MIN_PAINT_FRAMES = 50  # fewer usable frames than this: the paint-feature fit is not trusted to choose a lag
+SUBSETS = ("all", "straight")
+
+
+def frame_times(names: list[str], times_by_name: dict[str, float] | None = None) -> np.ndarray:
+    """Each frame's time: its row in the labels file, else the stamp in its name (`..._<sec>_<nsec>.jpg`)."""
+    from redraw_trainer.measure.lane_labels import stamp_from_name
+
+    out = []
+    for name in names:
+        t = (times_by_name or {}).get(name)
+        t = stamp_from_name(name) if t is None else t
+        if t is None:
+            raise VisualGapError(f"{name}: no time for this frame (not in the labels file, no _<sec>_<nsec> stamp in "
+                                 "its name); a label lag needs one")
+        out.append(t)
+    return np.array(out, float)
+
+
+def frame_measures(paths: list[Path], lane_filter=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass over the full-size frames: the image turn between consecutive frames (pixels, at 160x120), and
+    the classical lane filter's (d, phi) per frame in the simulator's signs (None without a lane filter)."""
+    from redraw_trainer.measure.lane_labels import image_turn
+
+    shifts, estimates, prev = [], [], None
+    for path in paths:
+        bgr = _read_image(path)
+        gray = cv2.cvtColor(cv2.resize(bgr, (160, 120), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        if prev is not None:
+            shifts.append(image_turn(prev, gray))
+        prev = gray
+        if lane_filter is not None:
+            estimates.append(lane_filter(bgr))
+    return np.array(shifts), (-np.array(estimates, float).reshape(-1, 2) if lane_filter is not None else None)
+
+
+def choose_lag(frame_t: np.ndarray, shifts: np.ndarray, masks: np.ndarray, labels, label_lag: float | None,
+               lags=LAG_GRID, trajectory=None) -> tuple[float, str, dict | None, dict | None]:
+    """The label lag to use: `label_lag` if given, else the best of the rotation sweep (image turn rate vs the
+    trajectory's yaw rate, or the labels' heading rate on straight tiles). Both sweeps are run either way, so
+    their curves can be printed. Returns (lag, how it was chosen, rotation sweep, paint sweep)."""
+    from redraw_trainer.measure.lane_labels import (lag_sweep, label_turn_rate, paint_features, rotation_lag_sweep,
+                                            trajectory_reference, turn_rate_of_frames)
+
+    pair_t, rate = turn_rate_of_frames(frame_t, shifts)
+    if trajectory is not None:
+        reference, what = trajectory_reference(trajectory), "trajectory yaw rate"
+    else:
+        reference, what = (lambda times: label_turn_rate(labels, times)), "labels' heading rate on straight tiles"
+    rotation = rotation_lag_sweep(pair_t, rate, reference, lags) if len(rate) > 8 else None
+    paint = lag_sweep(paint_features(masks), frame_t, labels, lags)
+    if label_lag is not None:
+        return float(label_lag), "given (--label-lag)", rotation, paint
+    if rotation is not None and np.isfinite(rotation["r"]).any():
+        return rotation["best_lag"], f"best of the rotation sweep: image turn rate vs {what}", rotation, paint
+    if np.isfinite(paint["r_d"]).any() and min(paint["frames"]) >= MIN_PAINT_FRAMES:
+        return paint["best_lag"], "best of the paint-feature sweep (no turn to align on)", rotation, paint
+    return 0.0, "0: too few frames or no turn to estimate it from", rotation, paint
+
+
+def label_counts(pose: np.ndarray, straight: np.ndarray, max_heading: float = 1.0, max_offset: float = 0.2) -> dict:
+    """How many frames each rule drops (in order: no label, |phi|, |d|) and how many remain, all and straight."""
+    finite = np.isfinite(pose).all(1)
+    heading_ok = finite.copy()
+    heading_ok[finite] = np.abs(pose[finite, 1]) <= max_heading
+    offset_ok = heading_ok.copy()
+    offset_ok[heading_ok] = np.abs(pose[heading_ok, 0]) <= max_offset
+    return {"frames": len(pose), "dropped_no_label": int((~finite).sum()),
+            "dropped_heading_over_1rad": int((finite & ~heading_ok).sum()),
+            "dropped_offset_over_0.2m": int((heading_ok & ~offset_ok).sum()),
+            "used_all": int(offset_ok.sum()), "used_straight": int((offset_ok & straight).sum())}
+
+
+def aligned_figures(estimates: dict[str, np.ndarray | None], pose: np.ndarray, usable: np.ndarray,
+                    straight: np.ndarray) -> dict[str, dict[str, dict[str, float]]]:
+    """{estimator: {subset: {"d": r, "phi": r, "frames": n}}} over the usable frames, all and straight tiles;
+    an estimator's NaN rows (e.g. the lane filter saw no line) are left out of its own figures and counted."""
+    out = {}
+    for name, est in estimates.items():
+        if est is None:
+            continue
+        rows = {}
+        for subset, mask in (("all", usable), ("straight", usable & straight)):
+            ok = mask & np.isfinite(est).all(1)
+            rows[subset] = {"d": correlation(est[ok, 0], pose[ok, 0]), "phi": correlation(est[ok, 1], pose[ok, 1]),
+                            "frames": int(ok.sum()), "no_estimate": int((mask & ~np.isfinite(est).all(1)).sum())}
+        out[name] = rows
+    return out
+
+
+def format_aligned(aligned: dict) -> str:
+    names = list(aligned["figures"])
+    lines = [f"lane pose on the real frames at label lag {aligned['lag']:+.2f} s (labels in metres, simulator signs; "
+             f"{aligned['counts']['used_all']} frames used, {aligned['counts']['used_straight']} on straight tiles; "
+             f"dropped: {aligned['counts']['dropped_no_label']} without a label (trajectory gap, off the map, "
+             f"intersection), {aligned['counts']['dropped_heading_over_1rad']} with |phi| > 1 rad, "
+             f"{aligned['counts']['dropped_offset_over_0.2m']} with |d| > 0.2 m)",
+             "straight: the labels' straight flag (with --trajectories: the robot's tile and the road 0.3 m ahead of it are "
+             "straight, i.e. the camera sees a straight lane; with --labels: the file's Tile column)",
+             "", "| estimator | r d, all | r phi, all | r d, straight | r phi, straight |", "|---|---|---|---|---|"]
+    for name in names:
+        f = aligned["figures"][name]
+        lines.append(f"| {name} | {f['all']['d']:+.2f} | {f['all']['phi']:+.2f} | {f['straight']['d']:+.2f} | "
+                     f"{f['straight']['phi']:+.2f} |")
+    return "\n".join(lines)
+
+
+def read_label_source(labels: str | Path | None, trajectories: str | Path | None, tile_map: str | Path | None,
+                      d_scale: float, signs: tuple[float, float]):
+    """(label source, frame time by image name or None, trajectory or None) from the command's options."""
+    from redraw_trainer.measure.lane_labels import TileMap, Trajectory, TrajectoryLabels, read_label_table
+
+    table, times = read_label_table(labels, signs=signs, d_scale=d_scale) if labels else (None, None)
+    if trajectories:
+        if not tile_map:
+            raise VisualGapError("--trajectories needs --map (the tile map the trajectory was recorded on)")
+        trajectory = Trajectory.from_folder(trajectories)
+        return TrajectoryLabels(trajectory, TileMap.from_yaml(tile_map)), times, trajectory
+    if table is None:
+        raise VisualGapError("aligned labels need --labels (a CSV with times) or --trajectories and --map")
+    return table, times, None
+
+
+def aligned_visual_gap(model: WorldModel, preprocess: PreprocessConfig, folder: str | Path, labels, times_by_name,
+                       trajectory=None, label_lag: float | None = None, lane_filter=None, sim_frames: int = 3000,
+                       seed: int = 0, camera_info: str | Path | None = None, limit: int | None = None,
+                       lags=LAG_GRID) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """`visual_gap` with the labels aligned: every frame of `folder`, labelled from `labels` (a
+    lane_labels.LabelSource) at the lag `choose_lag` finds (or `label_lag`), frames without a usable label
+    dropped and counted; the probe's and the classical lane filter's correlations, all frames and straight."""
+    from redraw_trainer.measure.lane_labels import usable_labels
+
+    real = read_real_frames(folder, preprocess, camera_info=camera_info, limit=limit)
+    if times_by_name:  # frames the labels file names, in time order; else every frame with a stamp
+        keep = [i for i, n in enumerate(real.names) if n in times_by_name]
+    else:
+        keep = list(range(len(real.names)))
+    t_all = frame_times([real.names[i] for i in keep], times_by_name)
+    order = [keep[i] for i in np.argsort(t_all, kind="stable")]
+    real = Frames(real.images[order], real.rgb[order], None, [real.names[i] for i in order])
+    frame_t = np.sort(t_all)
+    shifts, lane_est = frame_measures([Path(folder) / n for n in real.names], lane_filter)
+    masks = np.stack([lane_masks(frame) for frame in real.rgb])
+    lag, how, rotation, paint = choose_lag(frame_t, shifts, masks, labels, label_lag, lags, trajectory)
+    pose, straight = labels.pose_at(frame_t + lag)
+    usable = usable_labels(pose, straight)
+    real.pose = np.where(usable[:, None], pose, np.nan)
+    predictions: dict[str, np.ndarray] = {}
+    result, rows = visual_gap(model, preprocess, real, sim_frames, seed, predictions)
+    probe_est = np.stack([predictions["d"], predictions["phi"]], 1)
+    result["aligned"] = {
+        "lag": lag, "lag_chosen_by": how, "rotation_sweep": rotation, "paint_sweep": paint,
+        "counts": label_counts(pose, straight),
+        "figures": aligned_figures({"encoder probe (sim-fitted ridge)": probe_est, "classical lane filter": lane_est},
+                                   real.pose, usable, straight),
+    }
+    if lane_est is not None:
+        result["aligned"]["lane_filter_no_estimate"] = int((~np.isfinite(lane_est).all(1)).sum())
+    return result, rows
+
+
+def aligned_from_args(args, model: WorldModel, preprocess: PreprocessConfig) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """`redraw visual-gap --frames DIR --labels CSV | --trajectories DIR --map MAP`: `aligned_visual_gap` with the
+    command's options."""
+    from redraw_trainer.measure.lane_filter import GroundCamera, LaneFilter
+
+    signs = tuple(float(v) for v in args.label_signs.split(","))
+    labels, times, trajectory = read_label_source(args.labels, args.trajectories, args.map, args.label_d_scale, signs)
+    lane_filter = None
+    if args.lane_filter_intrinsics or args.lane_filter_homography:
+        if not (args.lane_filter_intrinsics and args.lane_filter_homography):
+            raise VisualGapError("the lane filter needs both --lane-filter-intrinsics and --lane-filter-homography")
+        lane_filter = LaneFilter(GroundCamera.from_yaml(args.lane_filter_intrinsics, args.lane_filter_homography,
+                                                        args.lane_filter_scale))
+    lag = None if args.label_lag in (None, "auto") else float(args.label_lag)
+    return aligned_visual_gap(model, preprocess, args.frames, labels, None if trajectory is not None else times,
+                              trajectory, lag, lane_filter, args.sim_frames, args.seed, args.camera_info, args.limit)

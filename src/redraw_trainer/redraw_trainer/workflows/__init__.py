@@ -22,7 +22,8 @@ from redraw_trainer.learn.train import CHECKPOINT_NAME
 from redraw_trainer.measure.evaluation import open_loop
 from redraw_trainer.measure.plots import image_strip, learning_curves
 from redraw_trainer.measure.reward_check import format_reward_check, reward_check
-from redraw_trainer.measure.visual_gap import format_visual_gap, read_bag_frames, read_real_frames, visual_gap
+from redraw_trainer.measure.visual_gap import (aligned_from_args, format_visual_gap, read_bag_frames,
+                                               read_real_frames, visual_gap)
 from redraw_trainer.model.checkpoint import action_scale, checkpoint_preprocess, load_world_model
 from redraw_trainer.model.frame_policy import load_policy
 
@@ -110,29 +111,30 @@ def reward_check_run(model_path: str, residual: str | None, gap: str, episodes: 
     return lines
 
 
-def visual_gap_run(model_path: str, frames: str | None, bag: str | None, labels: str | None, label_signs: str,
-                   camera_topic: str | None, pose_topic: str | None, camera_info: str | None, sim_frames: int,
-                   limit: int | None, seed: int, out: str) -> list[str]:
-    """`redraw visual-gap`: does the encoder see the lane in real frames (a folder with a labels CSV, or a bag
-    with the lane filter's LanePose)? Writes results.json and strip.png under `out`."""
-    if bool(frames) == bool(bag):
+def visual_gap_run(opts: Any) -> list[str]:
+    """`redraw visual-gap` with its options `opts` (the command's argparse namespace): does the encoder see the
+    lane in real frames (a folder with labels, aligned in time and in metres, or a bag with the lane filter's
+    LanePose)? Writes results.json and strip.png under `opts.out`."""
+    if bool(opts.frames) == bool(opts.bag):
         raise ValueError("give exactly one of --frames DIR or --bag BAG")
-    if bag and labels:
-        raise ValueError("--labels is for --frames; a bag's labels are its LanePose topic (--pose-topic)")
-    model, _, ckpt = load_world_model(model_path)
-    preprocess = checkpoint_preprocess(ckpt, source=model_path)
-    signs = tuple(float(v) for v in label_signs.split(","))
-    if bag:
-        real = read_bag_frames(bag, preprocess, camera_topic, pose_topic, label_signs=signs, camera_info=camera_info,
-                               limit=limit)
+    if opts.bag and (opts.labels or opts.trajectories):
+        raise ValueError("--labels / --trajectories are for --frames; a bag's labels are its LanePose topic (--pose-topic)")
+    model, _, ckpt = load_world_model(opts.model)
+    preprocess = checkpoint_preprocess(ckpt, source=opts.model)
+    signs = tuple(float(v) for v in opts.label_signs.split(","))
+    if opts.frames and (opts.labels or opts.trajectories):
+        result, rows = aligned_from_args(opts, model, preprocess)
     else:
-        real = read_real_frames(frames, preprocess, labels, label_signs=signs, camera_info=camera_info, limit=limit)
-    source = bag or frames
-    result, rows = visual_gap(model, preprocess, real, sim_frames, seed)
-    result.update(model=model_path, frames=str(source), labels=labels or pose_topic, label_signs=signs)
-    folder = Path(out)
+        real = (read_bag_frames(opts.bag, preprocess, opts.camera_topic, opts.pose_topic, label_signs=signs,
+                                camera_info=opts.camera_info, limit=opts.limit) if opts.bag else
+                read_real_frames(opts.frames, preprocess, camera_info=opts.camera_info, limit=opts.limit))
+        result, rows = visual_gap(model, preprocess, real, opts.sim_frames, opts.seed)
+    source = opts.bag or opts.frames
+    result.update(model=opts.model, frames=str(source), labels=opts.labels or opts.trajectories or opts.pose_topic,
+                  label_signs=signs)
+    folder = Path(opts.out)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(result, indent=2))
-    image_strip(rows, folder / "strip.png", title=f"{Path(source).name}: {Path(model_path).name}",
+    image_strip(rows, folder / "strip.png", title=f"{Path(source).name}: {Path(opts.model).name}",
                 columns=[Path(name).stem[-14:] for name in result["strip_frames"]])
     return [format_visual_gap(result), f"written: {folder / 'results.json'}, {folder / 'strip.png'}"]
