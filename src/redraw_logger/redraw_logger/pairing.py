@@ -31,7 +31,10 @@ class Frame:
 
 
 @dataclass
-class Command:
+class RecordedCommand:
+    """A (v, omega) command as recorded on a topic, at its header stamp; the logger and the bag reader pair it
+    with a camera frame (the robot's own command for a frame is `redraw_policy.runtime.DriveCommand`)."""
+
     stamp: int
     v: float
     omega: float
@@ -41,7 +44,7 @@ class Command:
 @dataclass
 class Pair:
     frame: Frame
-    command: Command
+    command: RecordedCommand
     episode: int
     first: bool  # first pair of its episode
 
@@ -69,7 +72,7 @@ class StampPairer:
         self.config = config
         self.stats = PairingStats()
         self._frames: deque[Frame] = deque()
-        self._commands: deque[Command] = deque()
+        self._commands: deque[RecordedCommand] = deque()
         self._last_stamp: int | None = None
         self._episode = -1
 
@@ -81,7 +84,7 @@ class StampPairer:
             return self._expire(frame.stamp)
         return self._expire(frame.stamp) + self._emit(frame, match)
 
-    def add_command(self, command: Command) -> list[Pair]:
+    def add_command(self, command: RecordedCommand) -> list[Pair]:
         self.stats.commands += 1
         match = self._take_nearest(self._frames, command.stamp)
         if match is None:
@@ -120,7 +123,7 @@ class StampPairer:
             self.stats.unpaired_commands += 1
         return []
 
-    def _emit(self, frame: Frame, command: Command) -> list[Pair]:
+    def _emit(self, frame: Frame, command: RecordedCommand) -> list[Pair]:
         stamp = frame.stamp
         first = self._last_stamp is None
         if not first:

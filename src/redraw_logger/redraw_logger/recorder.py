@@ -6,7 +6,7 @@ from pathlib import Path
 
 from redraw_logger import messages
 from redraw_logger.bag_writer import ChunkedBagWriter, Topics
-from redraw_logger.pairing import Command, Frame, Pair, PairingConfig, StampPairer
+from redraw_logger.pairing import RecordedCommand, Frame, Pair, PairingConfig, StampPairer
 
 
 class EpisodeRecorder:
@@ -31,7 +31,7 @@ class EpisodeRecorder:
 
     def on_command(self, stamp: int, v: float, omega: float, wheels: tuple[float, float] | None = None) -> None:
         if self.recording:
-            self._write(self.pairer.add_command(Command(stamp, v, omega, wheels)))
+            self._write(self.pairer.add_command(RecordedCommand(stamp, v, omega, wheels)))
 
     def on_label(self, stamp: int, **labels: float | bool) -> None:
         """Simulator recordings: labels (reward, terminal) of the frame stamped `stamp`, on the labels topic."""

@@ -1,6 +1,6 @@
 """Stamp pairing and episode splitting (the code both the logger node and the bag reader use)."""
 
-from redraw_logger.pairing import Command, Frame, PairingConfig, StampPairer
+from redraw_logger.pairing import RecordedCommand, Frame, PairingConfig, StampPairer
 
 MS = 1_000_000
 
@@ -9,7 +9,7 @@ def run(events):
     pairer = StampPairer(PairingConfig())
     pairs = []
     for kind, stamp in events:
-        pairs += pairer.add_frame(Frame(stamp, stamp)) if kind == "f" else pairer.add_command(Command(stamp, 0.1, 0.0))
+        pairs += pairer.add_frame(Frame(stamp, stamp)) if kind == "f" else pairer.add_command(RecordedCommand(stamp, 0.1, 0.0))
     pairer.flush()
     return pairs, pairer.stats
 

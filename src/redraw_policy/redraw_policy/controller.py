@@ -11,7 +11,7 @@ import numpy as np
 
 from redraw_perception import ContractError, PreprocessError
 from redraw_policy.kinematics import KinematicsConfig
-from redraw_policy.runtime import Command, OnnxPolicy, PolicyRunner, zero_command
+from redraw_policy.runtime import DriveCommand, OnnxPolicy, PolicyRunner, zero_command
 from redraw_policy.safety import StaleFrameWatchdog
 
 
@@ -26,7 +26,7 @@ class ControllerConfig:
 
 
 class PolicyController:
-    """Owns the runner; every public method returns the Command to publish (or None)."""
+    """Owns the runner; every public method returns the DriveCommand to publish (or None)."""
 
     def __init__(self, config: ControllerConfig) -> None:
         self.config = config
@@ -63,7 +63,7 @@ class PolicyController:
         path = Path(self.config.model_path)
         return bool(self.config.model_path) and path.is_file() and path.stat().st_mtime != self.model_mtime
 
-    def on_frame(self, data: bytes | memoryview, now: float) -> Command | None:
+    def on_frame(self, data: bytes | memoryview, now: float) -> DriveCommand | None:
         """A camera frame arrived at `now` (monotonic seconds)."""
         if self.last_command_time is not None and now - self.last_command_time < self.config.min_period_s:
             return None
@@ -82,7 +82,7 @@ class PolicyController:
             self.last_error, self.last_error_time = command.error, now
         return command
 
-    def on_tick(self, now: float) -> Command | None:
+    def on_tick(self, now: float) -> DriveCommand | None:
         """Periodic check: a zero command while frames are stale."""
         if self.watchdog.stale(now):
             return self._zero(f"no camera frame for more than {self.config.stale_timeout_s:.2f} s", now)
@@ -101,7 +101,7 @@ class PolicyController:
             return "WARN", self.last_error
         return "OK", "driving"
 
-    def _zero(self, error: str, now: float) -> Command:
+    def _zero(self, error: str, now: float) -> DriveCommand:
         self.zero_commands += 1
         self.last_error, self.last_error_time = error, now
         return zero_command(error)

@@ -21,7 +21,7 @@ from redraw_perception import ContractError
 from redraw_perception.node_main import run_node
 from redraw_policy.controller import ControllerConfig, PolicyController
 from redraw_policy.kinematics import CalibrationError, KinematicsConfig, calibration_path, load_calibration
-from redraw_policy.runtime import Command, zero_command
+from redraw_policy.runtime import DriveCommand, zero_command
 
 CAMERA_QOS = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.BEST_EFFORT)
 COMMAND_PATHS = ("wheels", "car_cmd", "twist")
@@ -153,7 +153,7 @@ class PolicyNode(Node):
         array.header.stamp = self.get_clock().now().to_msg()
         self.diag_pub.publish(array)
 
-    def _publish(self, command: Command, stamp) -> None:
+    def _publish(self, command: DriveCommand, stamp) -> None:
         if command.error:
             self.get_logger().error(command.error, throttle_duration_sec=1.0)
         msg = TwistStamped()

@@ -70,7 +70,7 @@ class OnnxPolicy:
 
 
 @dataclass
-class Command:
+class DriveCommand:
     """What the robot should do for one camera frame."""
 
     action: np.ndarray  # normalised, after safety
@@ -82,12 +82,12 @@ class Command:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
-def zero_command(error: str = "") -> Command:
-    return Command(np.zeros(2, np.float32), 0.0, 0.0, (0.0, 0.0), ok=not error, error=error)
+def zero_command(error: str = "") -> DriveCommand:
+    return DriveCommand(np.zeros(2, np.float32), 0.0, 0.0, (0.0, 0.0), ok=not error, error=error)
 
 
 class PolicyRunner:
-    """JPEG bytes -> Command, with the same preprocessing and kinematics the simulator trained with."""
+    """JPEG bytes -> DriveCommand, with the same preprocessing and kinematics the simulator trained with."""
 
     def __init__(self, policy: OnnxPolicy, kinematics: KinematicsConfig | None = None) -> None:
         self.policy = policy
@@ -96,7 +96,7 @@ class PolicyRunner:
             kinematics = KinematicsConfig(**{k: v for k, v in stored.items() if k in KinematicsConfig.__dataclass_fields__})
         self.kinematics = kinematics
 
-    def step_jpeg(self, data: bytes | memoryview) -> Command:
+    def step_jpeg(self, data: bytes | memoryview) -> DriveCommand:
         """Raises redraw_perception.PreprocessError for a bad frame (the caller stops the wheels)."""
         t0 = time.perf_counter()
         image = self.policy.preprocessor.from_jpeg(data)
@@ -105,7 +105,7 @@ class PolicyRunner:
         command.timings_ms["preprocess"] = (t1 - t0) * 1e3
         return command
 
-    def step_image(self, image: np.ndarray) -> Command:
+    def step_image(self, image: np.ndarray) -> DriveCommand:
         t0 = time.perf_counter()
         action = self.policy.act_preprocessed(image)
         inference_ms = (time.perf_counter() - t0) * 1e3
@@ -115,6 +115,6 @@ class PolicyRunner:
             return command
         action = np.clip(action, -1.0, 1.0).astype(np.float32)
         v, omega = action_to_twist(action, self.kinematics)
-        command = Command(action, v, omega, twist_to_wheels(v, omega, self.kinematics), ok=True)
+        command = DriveCommand(action, v, omega, twist_to_wheels(v, omega, self.kinematics), ok=True)
         command.timings_ms["inference"] = inference_ms
         return command

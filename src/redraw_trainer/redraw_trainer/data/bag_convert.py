@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from redraw_logger import messages
-from redraw_logger.pairing import Command, Frame, Pair, PairingConfig, StampPairer
+from redraw_logger.pairing import RecordedCommand, Frame, Pair, PairingConfig, StampPairer
 from redraw_perception import PreprocessConfig, PreprocessError
 from redraw_perception.errors import Reject
 from redraw_perception.preprocess import preprocess_many
@@ -212,11 +212,11 @@ def read_pairs(path: Path | Bag, kinematics: KinematicsConfig, pairing: PairingC
         if m.topic == report.camera_topic:
             events.append((stamp, 0, Frame(stamp, bytes(msg.data))))
         elif command_type == messages.WHEELS_CMD:
-            events.append((stamp, 1, Command(stamp, *wheels_to_twist(msg.vel_left, msg.vel_right, kinematics))))
+            events.append((stamp, 1, RecordedCommand(stamp, *wheels_to_twist(msg.vel_left, msg.vel_right, kinematics))))
         elif command_type == messages.TWIST2D:
-            events.append((stamp, 1, Command(stamp, float(msg.v), float(msg.omega))))
+            events.append((stamp, 1, RecordedCommand(stamp, float(msg.v), float(msg.omega))))
         else:
-            events.append((stamp, 1, Command(stamp, msg.twist.linear.x, msg.twist.angular.z)))
+            events.append((stamp, 1, RecordedCommand(stamp, msg.twist.linear.x, msg.twist.angular.z)))
     for topic, count in undecodable.items():
         if count > 1:
             report.warnings.append(f"{path}: topic {topic}: {count} undecodable messages skipped in all")
