@@ -96,11 +96,13 @@ def main() -> None:
     print(f"sizes: {json.dumps(sizes)}; {args.rounds} round(s) x {args.updates} timed updates per side, "
           f"{args.threads} torch thread(s); load average {os.getloadavg()[0]:.2f}", flush=True)
     ours_runs, theirs_runs = [], []
-    for _ in range(args.rounds):
+    for round_ in range(args.rounds):
         ours_runs.append(run_side([sys.executable, str(HERE / "ours.py"), "--what", *args.what, *common]))
         if anchor_python:
             theirs_runs.append(run_side([anchor_python, str(HERE / "theirs.py"), "--anchor-src", str(args.anchor_src),
                                          "--what", *args.what, *common]))
+        if args.rounds > 1:
+            print(f"  round {round_ + 1}/{args.rounds} done, load average {os.getloadavg()[0]:.2f}", flush=True)
     for what in args.what:
         unit = "frames/s" if what == "world_model" else "imagined states/s"
         rows = [("redraw (DRAW)", [r[what] for r in ours_runs])]
