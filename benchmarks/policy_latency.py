@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/policy_latency.py [--frames 1000] [--model policy.onnx] [--smoke]
 
-The policy node runs as it does on the robot: its own process (`policy_node`, rclpy.spin), started with
+The policy node runs as it does on the robot: its own process (`policy_node`, `run_node`'s executor), started with
 `--ros-args -p model_path:=...`. This process publishes the frames (stamped just before publishing) and
 receives the commands on a SingleThreadedExecutor; both share one DDS domain limited to this host.
 The node's per-stage timings come from its own /diagnostics (p50/p99 over the last 1000 frames).
 Without --model, a `small`-preset encoder + actor (random weights: latency depends on the architecture,
 not the weights) is exported with `redraw_trainer.export`. Prints p50/p99 end to end and its breakdown.
 `--smoke` (CI): 30 frames after 10 of warm-up, to check that it runs and prints its figures, not to time.
+On a machine shared with other jobs, run it under `chrt -f 10` (the node inherits the policy), or the p99
+measures the scheduler; see benchmarks/README.md.
 """
 
 from __future__ import annotations
