@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 
 import rclpy
+from rclpy.context import Context
 from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
@@ -27,7 +28,7 @@ from rclpy.signals import SignalHandlerOptions
 POLL_S = 0.1  # longest wait between two checks of the stop flag
 
 
-def make_executor() -> Executor:
+def make_executor(context: Context | None = None) -> Executor:
     """EventsExecutor when available and not turned off with REDRAW_EXECUTOR=single, else SingleThreadedExecutor."""
     if os.environ.get("REDRAW_EXECUTOR", "events") != "single":
         try:
@@ -35,8 +36,8 @@ def make_executor() -> Executor:
         except ImportError:  # an rclpy without it
             pass
         else:
-            return EventsExecutor()
-    return SingleThreadedExecutor()
+            return EventsExecutor(context=context)
+    return SingleThreadedExecutor(context=context)
 
 
 def run_node(make_node: Callable[[], Node], args: list[str] | None = None) -> None:
