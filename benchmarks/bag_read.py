@@ -1,6 +1,6 @@
 """Frames/s from a rosbag2 (mcap) to model-ready arrays, against plain full-size cv2.imdecode.
 
-    .venv/bin/python benchmarks/bag_read.py [--frames 2000] [--workers 2]
+    .venv/bin/python benchmarks/bag_read.py [--frames 2000] [--workers 2] [--smoke]
 
 Both paths see the same 640x480 JPEG frames in the same run; the bag path includes reading, CDR
 decoding, stamp pairing, reduced JPEG decode and preprocessing (in worker processes).
@@ -26,7 +26,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few iterations: check it runs (CI), figures not meaningful")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames = 60
     cv2.setNumThreads(1)
     payloads = [jpeg(road_frame(shift=0.1 * np.sin(i / 10)), quality=85) for i in range(100)]
     frames = [payloads[i % len(payloads)] for i in range(args.frames)]

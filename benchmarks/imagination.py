@@ -1,6 +1,6 @@
 """Imagined latent states per second of actor-critic training, `small` preset (or any preset).
 
-    .venv/bin/python benchmarks/imagination.py [--preset small] [--batch 256] [--updates 20] [--compile]
+    .venv/bin/python benchmarks/imagination.py [--preset small] [--batch 256] [--updates 20] [--compile] [--threads N] [--smoke]
 
 Times a full actor-critic update (imagine `horizon` steps under the actor, rewards, lambda-returns,
 actor and critic steps) and the rollout alone, and prints imagined states per second for both and
@@ -56,7 +56,13 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="imagined trajectories per update (default: preset)")
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile'd dynamics and actor")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, one per core)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few iterations: check it runs (CI), figures not meaningful")
     args = parser.parse_args()
+    if args.smoke:
+        args.preset, args.batch, args.updates = "tiny", 16, 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = load_config([args.preset])
     batch = args.batch or cfg.policy.batch_size
     torch.manual_seed(0)

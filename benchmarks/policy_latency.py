@@ -1,13 +1,16 @@
 """Camera stamp -> command received, through real rclpy, for 640x480 JPEG frames at 30 Hz.
 
-    .venv/bin/python benchmarks/policy_latency.py [--frames 1000] [--model policy.onnx]
+    .venv/bin/python benchmarks/policy_latency.py [--frames 1000] [--model policy.onnx] [--smoke]
 
-The policy node runs as it does on the robot: its own process (`policy_node`, rclpy.spin), started with
+The policy node runs as it does on the robot: its own process (`policy_node`, `run_node`'s executor), started with
 `--ros-args -p model_path:=...`. This process publishes the frames (stamped just before publishing) and
 receives the commands on a SingleThreadedExecutor; both share one DDS domain limited to this host.
 The node's per-stage timings come from its own /diagnostics (p50/p99 over the last 1000 frames).
 Without --model, a `small`-preset encoder + actor (random weights: latency depends on the architecture,
 not the weights) is exported with `redraw_trainer.learn.export`. Prints p50/p99 end to end and its breakdown.
+`--smoke` (CI): 30 frames after 10 of warm-up, to check that it runs and prints its figures, not to time.
+On a machine shared with other jobs, run it under `chrt -f 10` (the node inherits the policy), or the p99
+measures the scheduler; see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -30,14 +33,15 @@ from redraw_policy.node_policy import CAMERA_QOS
 from redraw_testing import RosHarness
 from redraw_testing.scenes import jpeg, road_frame
 
+TARGET_P99_MS = 2.5  # issue 27: camera stamp -> command received, 640x480 JPEG at 30 Hz, small model
+
 
 def export_small_policy(path: Path) -> Path:
     import torch
 
     from redraw_perception import PreprocessConfig
-    from redraw_trainer.core.config import load_config
     from redraw_trainer.learn.export import export_onnx
-    from redraw_trainer.core.config import PolicyConfig
+    from redraw_trainer.core.config import PolicyConfig, load_config
     from redraw_trainer.model.actor import Actor
     from redraw_trainer.model.world_model import WorldModel
 
@@ -57,6 +61,17 @@ def start_policy_node(model: Path, domain_id: int) -> subprocess.Popen:
                              "--log-level", "warn"], env=env)
 
 
+def numeric_values(values) -> dict[str, float]:
+    """The node's diagnostics key/values that are numbers (others, e.g. command_path, are strings)."""
+    out = {}
+    for kv in values:
+        try:
+            out[kv.key] = float(kv.value)
+        except ValueError:
+            pass
+    return out
+
+
 def percentiles(values: np.ndarray) -> tuple[float, float]:
     return float(np.percentile(values, 50)), float(np.percentile(values, 99))
 
@@ -67,7 +82,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--warmup", type=int, default=50)
     parser.add_argument("--model", default=None)
+    parser.add_argument("--smoke", action="store_true", help="a few frames: check it runs (CI), figures not meaningful")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames, args.warmup = 30, 10
     model = Path(args.model) if args.model else export_small_policy(Path(tempfile.mkdtemp()) / "small.onnx")
     payloads = [jpeg(road_frame(shift=0.05 * np.sin(i / 7)), quality=85) for i in range(30)]
     camera, cmd = "/duckiebot/image/compressed", "/duckiebot/policy/cmd"
@@ -105,7 +123,7 @@ def main() -> None:
         finally:
             node.terminate()
             node.wait(timeout=10)
-    node_stats = {kv.key: float(kv.value) for kv in stats.status[0].values}
+    node_stats = numeric_values(stats.status[0].values)
     e2e = np.array(list(latencies.values()))
     e2e_p50, e2e_p99 = percentiles(e2e)
     pre = node_stats["preprocess_p50_ms"], node_stats["preprocess_p99_ms"]
@@ -117,7 +135,7 @@ def main() -> None:
     print(f"{'onnxruntime inference (node)':<30}{inf[0]:>10.3f}{inf[1]:>10.3f}")
     print(f"{'transport + executors (p50)':<30}{e2e_p50 - pre[0] - inf[0]:>10.3f}{'':>10}")
     print(f"{'end to end (stamp->command)':<30}{e2e_p50:>10.3f}{e2e_p99:>10.3f}")
-    print(f"target p99 <= 5 ms: {'met' if e2e_p99 <= 5.0 else 'NOT met'}")
+    print(f"target p99 <= {TARGET_P99_MS} ms: {'met' if e2e_p99 <= TARGET_P99_MS else 'NOT met'}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Per-frame decode + preprocess time for a 640x480 JPEG: full decode vs reduced decode, and the lane-mask
 observation on top of the reduced decode.
 
-    .venv/bin/python benchmarks/preprocess.py [--frames 2000]
+    .venv/bin/python benchmarks/preprocess.py [--frames 2000] [--smoke]
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ def time_per_frame(pre: Preprocessor, payloads: list[bytes]) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=2000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few iterations: check it runs (CI), figures not meaningful")
     args = parser.parse_args()
+    if args.smoke:
+        args.frames = 40
     cv2.setNumThreads(1)
     payloads = [jpeg(road_frame(shift=0.1 * np.sin(i / 10.0)), quality=85) for i in range(50)]
     payloads = [payloads[i % len(payloads)] for i in range(args.frames)]

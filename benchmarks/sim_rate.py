@@ -1,6 +1,6 @@
 """Environment steps/s: raw gym-duckietown, our wrapped env in one process, and parallel workers.
 
-    .venv/bin/python benchmarks/sim_rate.py [--steps 600] [--workers 2]
+    .venv/bin/python benchmarks/sim_rate.py [--steps 600] [--workers 2] [--smoke]
 
 The raw simulator steps the same physics and renders the same 160x120 frame per control step; our env
 adds preprocessing, kinematics and the lane reward. The ratio wrapped / raw is from the same run.
@@ -61,13 +61,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few iterations: check it runs (CI), figures not meaningful")
     args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.workers = 10, 0
     raw = raw_rate(args.steps)
     single = wrapped_rate(args.steps)
-    start = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
-        list(pool.map(_worker, [(args.steps, k) for k in range(args.workers)]))
-    parallel = args.workers * args.steps / (time.perf_counter() - start)  # includes process and sim start-up
+    parallel = float("nan")  # --workers 0: not measured
+    if args.workers:
+        start = time.perf_counter()
+        with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as pool:
+            list(pool.map(_worker, [(args.steps, k) for k in range(args.workers)]))
+        parallel = args.workers * args.steps / (time.perf_counter() - start)  # includes process and sim start-up
     print(f"gym-duckietown loop_empty, 10 Hz control (3 physics steps of 1/30 s), 160x120 render, {args.steps} steps")
     print(f"{'':<40}{'steps/s':>10}")
     print(f"{'raw Simulator.step':<40}{raw:>10.1f}")

@@ -1,6 +1,6 @@
 """Updates per second of world-model training and of residual adaptation, `small` preset, batch 16 x 16.
 
-    .venv/bin/python benchmarks/train_step.py [--preset small] [--updates 20]
+    .venv/bin/python benchmarks/train_step.py [--preset small] [--updates 20] [--threads N] [--smoke]
 
 Residual updates are timed twice: with target posteriors cached (what `adapt` does: the frozen encoder
 runs once) and without (encoding every batch's frames again), and the ratio printed.
@@ -49,7 +49,13 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=20)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--seq-len", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's, one per core)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few iterations: check it runs (CI), figures not meaningful")
     args = parser.parse_args()
+    if args.smoke:
+        args.preset, args.updates, args.batch, args.seq_len = "tiny", 2, 4, 8
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = load_config([args.preset])
     rng = np.random.default_rng(0)
     data = random_data(2000, cfg.model.image_size, rng)
