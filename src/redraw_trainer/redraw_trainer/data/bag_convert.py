@@ -40,8 +40,11 @@ def _decode_chunk(args: tuple[dict[str, Any], list[bytes]]) -> list[Decoded]:
 
 def decode_frames(payloads: list[bytes], preprocess: PreprocessConfig, workers: int = 2, chunk: int = 256) -> list[Decoded]:
     """Preprocess JPEGs in `workers` processes (a PreprocessError, with its typed reason, where a frame
-    cannot be used). The pool forks (cheap: no re-import) on Linux; decoding touches only OpenCV and NumPy.
+    cannot be used). The pool forks (cheap: no re-import, no `__main__` guard needed) on Linux; decoding touches
+    only OpenCV and NumPy. OpenCV is kept single-threaded in this process too, before any decode: a child
+    forked from a process whose OpenCV thread pool had run can block for ever in `cv2.setNumThreads`.
     """
+    _single_threaded()
     jobs = [(preprocess.to_dict(), payloads[i : i + chunk]) for i in range(0, len(payloads), chunk)]
     if workers <= 1 or len(jobs) <= 1:
         return [img for job in jobs for img in _decode_chunk(job)]
