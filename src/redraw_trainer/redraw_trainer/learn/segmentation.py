@@ -69,7 +69,7 @@ def train_segmentation(images: np.ndarray, labels: np.ndarray, epochs: int = 10,
             opt.step()
             if sched.last_epoch < steps - 1:
                 sched.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         out.loss.append(float(np.mean(losses)))
         net.eval()
         if held_images is not None:
