@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--width", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--weight-power", type=float, default=0.5, help="class weights = frequency ** -this")
     parser.add_argument("--weights", default=str(HERE / "seg_net.pt"))
     parser.add_argument("--lap", required=True)
     parser.add_argument("--map", required=True)
@@ -92,6 +93,7 @@ def main() -> None:
               + f" ({time.time() - start:.0f} s)", flush=True)
 
     run = train_segmentation(images[~held], labels[~held], epochs=args.epochs, width=args.width, seed=args.seed,
+                             weight_power=args.weight_power,
                              held_images=images[held], held_labels=labels[held], log=log)
     net = run.net
     final = pixel_scores(net.classes(images[held]).numpy(), labels[held])
@@ -103,7 +105,7 @@ def main() -> None:
     hsv_sim = ms.masks_to_classes(np.stack([vg.lane_masks(x) for x in images[held]]))
     out["training"]["heldout_hsv_masks_iou"] = ms.agreement(hsv_sim, labels[held])
     save_net(net, args.weights, {"pairs": args.pairs, "pairs_seed": args.pairs_seed, "epochs": args.epochs,
-                                 "seed": args.seed, "preprocess": PreprocessConfig().to_dict(),
+                                 "seed": args.seed, "weight_power": args.weight_power, "preprocess": PreprocessConfig().to_dict(),
                                  "classes": list(ms.CLASS_NAMES), "command": " ".join(sys.argv)})
     out["training"]["weights_bytes"] = Path(args.weights).stat().st_size
 
