@@ -46,7 +46,9 @@ def show(classes: np.ndarray) -> np.ndarray:
 
 
 def strip(rows: list[tuple[np.ndarray, ...]], scale: int = 3) -> np.ndarray:
-    """Each row: images (H, W, 3) uint8 or class maps (H, W), side by side; rows stacked; nearest upscaled."""
-    tiles = [np.concatenate([show(x) if x.ndim == 2 else x for x in row], 1) for row in rows]
+    """Each row: images (H, W, 3) uint8 or class maps (H, W), side by side; rows stacked; nearest upscaled;
+    a grey line between tiles."""
+    pad = lambda x: np.pad(x, ((0, 1), (0, 1), (0, 0)), constant_values=128)
+    tiles = [np.concatenate([pad(show(x) if x.ndim == 2 else x) for x in row], 1) for row in rows]
     image = np.concatenate(tiles, 0)
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
