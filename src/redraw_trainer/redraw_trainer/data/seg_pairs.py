@@ -22,8 +22,6 @@ from redraw_perception import PreprocessConfig, Preprocessor
 from redraw_trainer.envs.segment_render import CLASSES, render_segmented
 
 MARK_SHARE = 0.35
-# a segmented render's paint colours (lighting off): markings keep them exactly, edges blend with black
-_PAINT = {1: (255, 255, 0), 2: (255, 255, 255), 3: (255, 0, 0)}
 
 
 def segment_classes(seg: np.ndarray) -> np.ndarray:
