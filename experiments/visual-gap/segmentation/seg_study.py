@@ -60,7 +60,9 @@ def main() -> None:
     parser.add_argument("--map", required=True)
     parser.add_argument("--bound-seeds", default="0", help="seeds of the supervised bound on the net's masks ('': skip)")
     parser.add_argument("--bound-epochs", type=int, default=40)
-    parser.add_argument("--strip", default=str(HERE / "real_strip.png"))
+    parser.add_argument("--strip", default="/tmp/seg_real_strip.png",
+                        help="real frames with masks; kept out of the repository (the lap has no licence)")
+    parser.add_argument("--sim-strip", default=str(HERE / "sim_strip.png"), help="held-out pairs with predictions")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -141,7 +143,7 @@ def main() -> None:
     cv2.imwrite(args.strip, cv2.cvtColor(ms.strip([(rgb[i], hsv_real[i], net_real[i]) for i in picks]), cv2.COLOR_RGB2BGR))
     sim_picks = np.flatnonzero(held)[np.linspace(0, held.sum() - 1, 6).astype(int)]
     sim_pred = net.classes(images[sim_picks]).numpy()
-    cv2.imwrite(str(Path(args.strip).with_name("sim_strip.png")), cv2.cvtColor(ms.strip(
+    cv2.imwrite(args.sim_strip, cv2.cvtColor(ms.strip(
         [(images[i], labels[i], sim_pred[j]) for j, i in enumerate(sim_picks)]), cv2.COLOR_RGB2BGR))
 
     # (5) the supervised bound with the net's masks as the observation
