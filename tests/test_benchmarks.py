@@ -30,6 +30,8 @@ EXPECTED = {
     "policy_latency.py": [r"\b([1-9]\d*)/30 frames answered", rf"decode \+ preprocess \(node\)\s+{NUMBER}\s+{NUMBER}",
                           rf"onnxruntime inference \(node\)\s+{NUMBER}\s+{NUMBER}",
                           rf"end to end \(stamp->command\)\s+{NUMBER}\s+{NUMBER}", r"target p99 <= 2\.5 ms: (met|NOT met)"],
+    "seg_latency.py": [rf"SegNet onnxruntime \+ argmax\s+{NUMBER}\s+{NUMBER}", rf"HSV lane masks \(lane_masks\)\s+{NUMBER}\s+{NUMBER}",
+                       r"onnxruntime vs torch max \|logit diff\| "],
     "anchor/run.py": [rf"redraw \(DRAW\)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", r"world_model: \d+ frames per update",
                       r"imagination: \d+ imagined states per update"],
 }
