@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 import torch
 from torch import nn
 
+from anchor_timing import report, time_updates
 from redraw_trainer.core.config import load_config
 from redraw_trainer.model.distributions import sample_one_hot
 from redraw_trainer.learn.imagination import ActorCritic
@@ -79,15 +79,7 @@ def main() -> None:
             step = lambda: agent.update(model, model.dynamics, sample_one_hot(post, generator), post.exp())  # noqa: E731
             items = b * t * sizes["horizon"]
             params = sum(p.numel() for p in agent.actor.parameters()) + sum(p.numel() for p in agent.critic.parameters())
-        for _ in range(args.warmup):
-            step()
-        times = []
-        for _ in range(args.updates):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        print(json.dumps({"side": "redraw", "what": what, "times": times, "items": items, "params": params,
-                          "threads": torch.get_num_threads(), "torch": torch.__version__}))
+        report("redraw", what, time_updates(step, args.warmup, args.updates), items, params)
 
 
 if __name__ == "__main__":

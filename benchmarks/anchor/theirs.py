@@ -12,8 +12,9 @@ import argparse
 import json
 import pathlib
 import sys
-import time
 import types
+
+from anchor_timing import report, time_updates
 
 
 def load_config(src: pathlib.Path, sizes: dict, threads: int) -> types.SimpleNamespace:
@@ -101,15 +102,7 @@ def main() -> None:
             step = lambda: behavior._train(start, objective)  # noqa: E731
             items = b * t * sizes["horizon"]
             params = sum(p.numel() for p in behavior.actor.parameters()) + sum(p.numel() for p in behavior.value.parameters())
-        for _ in range(args.warmup):
-            step()
-        times = []
-        for _ in range(args.updates):
-            start_time = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start_time)
-        print(json.dumps({"side": "dreamerv3-torch", "what": what, "times": times, "items": items,
-                          "params": params, "threads": torch.get_num_threads(), "torch": torch.__version__}))
+        report("dreamerv3-torch", what, time_updates(step, args.warmup, args.updates), items, params)
 
 
 if __name__ == "__main__":
