@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from anchor_timing import report, time_updates
+from anchor_timing import add_arguments, report, time_updates
 from redraw_trainer.core.config import load_config
 from redraw_trainer.model.distributions import sample_one_hot
 from redraw_trainer.learn.imagination import ActorCritic
@@ -33,11 +33,7 @@ def config_for(sizes: dict):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", required=True, help="JSON: the equal sizes (run.py SIZES)")
-    parser.add_argument("--what", nargs="+", choices=("world_model", "imagination"), required=True)
-    parser.add_argument("--updates", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    add_arguments(parser)
     args = parser.parse_args()
     sizes = json.loads(args.sizes)
     torch.set_num_threads(args.threads)

@@ -14,7 +14,7 @@ import pathlib
 import sys
 import types
 
-from anchor_timing import report, time_updates
+from anchor_timing import add_arguments, report, time_updates
 
 
 def load_config(src: pathlib.Path, sizes: dict, threads: int) -> types.SimpleNamespace:
@@ -49,11 +49,7 @@ def load_config(src: pathlib.Path, sizes: dict, threads: int) -> types.SimpleNam
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--anchor-src", required=True, type=pathlib.Path)
-    parser.add_argument("--sizes", required=True, help="JSON: the equal sizes (run.py SIZES)")
-    parser.add_argument("--what", nargs="+", choices=("world_model", "imagination"), required=True)
-    parser.add_argument("--updates", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    add_arguments(parser)
     args = parser.parse_args()
     sizes = json.loads(args.sizes)
     sys.path.insert(0, str(args.anchor_src.resolve()))

@@ -37,30 +37,29 @@ def field_help(cls: type) -> dict[str, str]:
     return helps
 
 
-def add_fields(parser: argparse.ArgumentParser, cls: type, names: list[str], defaults: Any = None,
-               prefix: str = "") -> None:
-    """`--<prefix><field-name>` for each named field of `cls`; the default shown is `defaults`' (or the class's),
-    but the parsed value is None unless given, so a caller can tell an explicit option from a default."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    defaults = defaults if defaults is not None else cls()
+def add_fields(parser: argparse.ArgumentParser, cls: type, names: list[str]) -> None:
+    """`--<field-name>` for each named field of `cls`; the help shows the class's default, but the parsed value
+    is None unless given, so a caller can tell an explicit option from a default."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    defaults = cls()
     for name in names:
-        kind = type(getattr(defaults, name))
+        assert name in known, f"{cls.__name__} has no field {name}"
         default = getattr(defaults, name)
+        kind = type(default)
         text = field_help(cls).get(name, "").replace("%", "%%")
-        flag = "--" + (prefix + name).replace("_", "-")
+        flag = "--" + name.replace("_", "-")
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, dest=prefix + name,
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, dest=name,
                                 help=f"{text} (default: {default})")
         else:
-            parser.add_argument(flag, type=kind if kind in (int, float) else str, default=None, dest=prefix + name,
+            parser.add_argument(flag, type=kind if kind in (int, float) else str, default=None, dest=name,
                                 metavar=name.split("_")[-1].upper(), help=f"{text} (default: {default!r})"
                                 if default not in ("", None) else text)
-        assert name in fields, f"{cls.__name__} has no field {name}"
 
 
-def given(args: argparse.Namespace, names: list[str], prefix: str = "") -> dict[str, Any]:
+def given(args: argparse.Namespace, names: list[str]) -> dict[str, Any]:
     """The options of `names` that were given on the command line."""
-    return {name: getattr(args, prefix + name) for name in names if getattr(args, prefix + name, None) is not None}
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
 def override_options(parser: argparse.ArgumentParser) -> None:

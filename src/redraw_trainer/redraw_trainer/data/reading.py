@@ -15,7 +15,7 @@ from redraw_logger.pairing import PairingConfig
 from redraw_perception import PreprocessConfig
 from redraw_policy.kinematics import KinematicsConfig, load_calibration
 
-from redraw_trainer.data.bags import BagReport, read_bag, require_rows
+from redraw_trainer.data.bags import read_bag, require_rows
 from redraw_trainer.data.sequences import SequenceData
 
 
@@ -59,18 +59,13 @@ def robot_kinematics(calibration: str | None, action_scale: tuple[float, float])
     return KinematicsConfig(**{**wheels, "v_max": v_max, "omega_max": omega_max})
 
 
-def read_robot_bag(path: str | Path, reading: BagReading, preprocess: PreprocessConfig,
-                   action_scale: tuple[float, float]) -> tuple[SequenceData, BagReport]:
-    """A bag read with `reading`'s options; the data may have 0 rows (the report says why)."""
-    return read_bag(path, **reading.read_options(preprocess, action_scale))
-
-
 def load_dataset(path: str | Path, reading: BagReading, preprocess: PreprocessConfig,
                  action_scale: tuple[float, float]) -> SequenceData:
-    """A dataset file (.npz, from `redraw bag convert`) or a bag; a bag that gives no rows raises BagError."""
+    """A dataset file (.npz, from `redraw bag convert`) or a bag read with `reading`'s options; a bag that gives
+    no rows raises BagError saying why."""
     if str(path).endswith(".npz"):
         return SequenceData.load(path)
-    data, report = read_robot_bag(path, reading, preprocess, action_scale)
+    data, report = read_bag(path, **reading.read_options(preprocess, action_scale))
     for notice in report.notices:
         print(f"notice: {notice}")
     return require_rows(data, report)
