@@ -18,7 +18,7 @@ def tiny_model(**overrides) -> WorldModel:
 
 def test_loss_returns_named_finite_losses():
     model = tiny_model()
-    batch = point_data(200, seed=0).sample(4, 12, np.random.default_rng(0))
+    batch = point_data(200, seed=0).sample(4, 12, np.random.default_rng(0), history=model.cfg.command_history)
     total, metrics = model.loss(batch)
     assert torch.isfinite(total)
     assert {"loss/recon", "loss/reward", "loss/cont", "loss/dyn", "loss/rep", "kl/dynamics"} <= set(metrics)
@@ -27,7 +27,7 @@ def test_loss_returns_named_finite_losses():
 def test_straight_through_gradients_reach_the_encoder_through_the_decoder():
     """With both KL terms off, the encoder learns only through the sampled one-hot z."""
     model = tiny_model(dyn_scale=0.0, rep_scale=0.0, reward_scale=0.0, cont_scale=0.0)
-    batch = point_data(200, seed=0).sample(4, 12, np.random.default_rng(0))
+    batch = point_data(200, seed=0).sample(4, 12, np.random.default_rng(0), history=model.cfg.command_history)
     total, _ = model.loss(batch)
     total.backward()
     first_conv = model.encoder.net[0].weight
@@ -62,7 +62,7 @@ def test_world_model_loss_falls_on_the_point_task():
     optimizer = torch.optim.Adam(model.parameters(), lr=model.cfg.lr)
     losses = []
     for _ in range(80):
-        total, metrics = model.loss(data.sample(16, 12, rng))
+        total, metrics = model.loss(data.sample(16, 12, rng, history=model.cfg.command_history))
         optimizer.zero_grad()
         total.backward()
         optimizer.step()

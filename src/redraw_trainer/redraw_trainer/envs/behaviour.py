@@ -28,10 +28,15 @@ def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator, gap: Any =
         path, _, mode = spec[len("torch:"):].partition("@")
         return load_policy(path, stochastic=mode == "stochastic", seed=int(rng.integers(1 << 31)))[0]
     if spec.startswith("onnx:"):
-        from redraw_policy.runtime import OnnxPolicy
+        from redraw_policy.runtime import OnnxPolicy, PolicyRunner
 
-        runner = OnnxPolicy(spec[len("onnx:"):])
-        return lambda obs, info: runner.act_preprocessed(obs)
+        runner = PolicyRunner(OnnxPolicy(spec[len("onnx:"):]))  # keeps the commands it sent, as on the robot
+
+        def onnx_policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+            return runner.step_image(obs).action
+
+        onnx_policy.reset = runner.reset
+        return onnx_policy
     name, options = _options(spec)
     if name == "random":
         return random_policy(env.action_space, rng)

@@ -42,10 +42,11 @@ def train_disagreement(model: WorldModel, ensemble: Disagreement, data: Sequence
     optimizer = torch.optim.Adam(ensemble.parameters(), lr=lr)
     losses = []
     for _ in range(updates):
-        b = data.sample(batch, seq_len, rng, device)
+        b = data.sample(batch, seq_len, rng, device, model.cfg.command_history)
         with torch.no_grad():
             embed = model.embed(b["image"])
-            raw = model.posterior_head(embed).reshape(*embed.shape[:-1], model.cfg.groups, model.cfg.classes)
+            raw = model.posterior_head(model.posterior_input(embed, b["history"]))
+            raw = raw.reshape(*embed.shape[:-1], model.cfg.groups, model.cfg.classes)
             z = sample_one_hot(torch.log_softmax(raw, -1))
         mask = dynamics_mask(b["is_first"])[:, 1:]
         loss = ensemble.loss(z[:, :-1], b["action"][:, 1:], embed[:, 1:], mask)

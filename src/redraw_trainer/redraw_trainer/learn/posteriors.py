@@ -13,11 +13,14 @@ from redraw_trainer.model.world_model import WorldModel
 
 @torch.no_grad()
 def encode_posteriors(model: WorldModel, data: SequenceData, batch: int = 256) -> torch.Tensor:
-    """Posterior log-probs of every frame: (N, G, K) float32, on the model's device."""
+    """Posterior log-probs of every frame (with its command history): (N, G, K) float32, on the model's device."""
     device = module_device(model)
+    history = data.history(model.cfg.command_history)
     out = []
     for start in range(0, len(data), batch):
-        out.append(model.posterior(torch.from_numpy(data.image[start : start + batch]).to(device)))
+        rows = slice(start, start + batch)
+        out.append(model.posterior(torch.from_numpy(data.image[rows]).to(device),
+                                   torch.from_numpy(history[rows]).to(device)))
     if not out:
         return torch.zeros(0, model.cfg.groups, model.cfg.classes, device=device)
     return torch.cat(out)

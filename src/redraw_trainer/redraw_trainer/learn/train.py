@@ -53,7 +53,8 @@ def train_world_model(
     start, start_step = time.perf_counter(), step
     bar = tqdm(total=cfg.train.steps, initial=step, desc="world model", disable=not progress)
     while step < cfg.train.steps:
-        batch = data.sample(cfg.train.batch_size, cfg.train.seq_len, rng, device)
+        batch = data.sample(cfg.train.batch_size, cfg.train.seq_len, rng, device, cfg.model.command_history,
+                            cfg.train.terminal_fraction)
         loss, metrics = model.loss(batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

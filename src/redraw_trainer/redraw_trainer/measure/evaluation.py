@@ -97,7 +97,8 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
     out = {"real (target)": real[1:]}
     with torch.no_grad():
         device = module_device(model)
-        post = model.posterior(torch.from_numpy(real[:1]).to(device))
+        history = holdout.history(model.cfg.command_history)[rows[:1]]
+        post = model.posterior(torch.from_numpy(real[:1]).to(device), torch.from_numpy(history).to(device))
         actions = torch.from_numpy(holdout.action[rows[1:]][:, None]).to(device)  # (T, 1, A)
         for name, dynamics in dynamics_by_name.items():
             out[f"imagined: {name}"] = model.decode(mode_rollout(model, dynamics, post, actions))[:, 0].cpu().numpy()

@@ -1,10 +1,14 @@
 """DRAW: a DreamerV3-style world model without recurrence.
 
-    posterior  q(z_t | x_t)                          CNN encoder -> G categoricals x K classes
+    posterior  q(z_t | x_t, h_t)                     CNN encoder + the last k commands h_t -> G categoricals x K
     prior      p(z_t | z_{t-1}, a_{t-1}, b_{t-1})    MLP; b_{t-1} = previous prior probabilities
     decoder    x_t ~ N(dec(z_t), 1)                  continue head on z_t
-    reward     r_t ~ twohot(z_t, a_{t-1})             symlog two-hot; reads the command that led into frame t
-                                                    (cfg.reward_inputs = "z_action"), or z_t alone ("z")
+    reward     r_t ~ twohot(z_t)                     symlog two-hot (or twohot(z_t, a_{t-1}): reward_inputs)
+    lane       (d, phi)_t ~ N(lane(z_t), 1)          auxiliary: the simulator's lane pose, where known
+
+One frame cannot show speed or the commands still in flight; h_t (cfg.command_history commands, the one that
+led into frame t first) can, so z_t carries them and the prior can express a latency of up to k-1 steps
+(the authors feed the robot's velocities beside the image for the same reason).
 
 The prior carries its previous probabilities as the belief b, so it is scanned over time even though
 there is no GRU. Shapes: B batch, T time, G groups, K classes, A action dims, image H = W = S.
@@ -27,6 +31,10 @@ from redraw_trainer.model.distributions import (
     unimix_logits,
 )
 from redraw_trainer.model.nets import Decoder, Encoder, image_to_input, mlp
+
+
+LANE_UNITS = (0.1, 0.5)  # the lane head predicts (lateral offset / 0.1 m, heading / 0.5 rad): both ~1 in a lane
+LANE_DIMS = len(LANE_UNITS)
 
 
 class PriorDynamics(nn.Module):
@@ -126,11 +134,14 @@ class WorldModel(nn.Module):
         self.cfg = cfg
         latent = cfg.groups * cfg.classes
         self.encoder = Encoder(cfg.image_size, cfg.cnn_depth)
-        self.posterior_head = mlp(self.encoder.embed_dim, cfg.hidden, 1, latent)
+        self.history_dim = cfg.command_history * cfg.action_dim
+        self.posterior_head = mlp(self.encoder.embed_dim + self.history_dim, cfg.hidden, 1, latent)
         self.dynamics = PriorDynamics(cfg)
         self.decoder = Decoder(latent, cfg.image_size, cfg.cnn_depth)
         self.reward_head = new_reward_head(cfg)
         self.cont_head = mlp(latent, cfg.hidden, cfg.head_layers, 1)
+        if cfg.lane_scale > 0:
+            self.lane_head = mlp(latent, cfg.hidden, cfg.head_layers, LANE_DIMS)
         self.register_buffer("reward_bins", bins(cfg.reward_bins), persistent=False)
 
     def embed(self, image: torch.Tensor) -> torch.Tensor:
@@ -138,11 +149,28 @@ class WorldModel(nn.Module):
         lead = image.shape[:-3]
         return self.encoder(image.reshape(-1, *image.shape[-3:])).reshape(*lead, -1)
 
-    def posterior(self, image: torch.Tensor) -> torch.Tensor:
-        """(..., S, S, 3) uint8 -> posterior log-probs (..., G, K), unimixed."""
+    def posterior(self, image: torch.Tensor, history: torch.Tensor | None = None) -> torch.Tensor:
+        """(..., S, S, 3) uint8 and the command history (..., k * A) -> posterior log-probs (..., G, K), unimixed.
+
+        `history` is required when the model reads one (cfg.command_history > 0): the last k commands sent,
+        the one that led into the frame first (`data.sequences.command_history`)."""
         embedding = self.embed(image)
-        raw = self.posterior_head(embedding).reshape(*embedding.shape[:-1], self.cfg.groups, self.cfg.classes)
-        return unimix_logits(raw, self.cfg.unimix)
+        raw = self.posterior_head(self.posterior_input(embedding, history))
+        return unimix_logits(raw.reshape(*embedding.shape[:-1], self.cfg.groups, self.cfg.classes), self.cfg.unimix)
+
+    def standing_history(self, image: torch.Tensor) -> torch.Tensor:
+        """A zero command history for frames recorded without their commands (nothing sent: standing still)."""
+        return torch.zeros(*image.shape[:-3], self.history_dim, device=image.device)
+
+    def posterior_input(self, embedding: torch.Tensor, history: torch.Tensor | None) -> torch.Tensor:
+        """The posterior head's input: the frame's embedding with the command history beside it."""
+        if not self.history_dim:
+            return embedding
+        if history is None or history.shape[-1] != self.history_dim:
+            got = "none" if history is None else f"{history.shape[-1]} values"
+            raise ValueError(f"this world model reads the last {self.cfg.command_history} commands beside each frame "
+                             f"(model.command_history; {self.history_dim} values), got {got}")
+        return torch.cat([embedding, history.to(embedding.dtype)], -1)
 
     def prior_step(self, dynamics: nn.Module, z_prev: torch.Tensor, action: torch.Tensor, belief_prev: torch.Tensor) -> torch.Tensor:
         """One prior step with any dynamics: -> log-probs (B, G, K)."""
@@ -160,6 +188,14 @@ class WorldModel(nn.Module):
         """Probability the episode continues after state z."""
         return torch.sigmoid(self.cont_head(z.flatten(-2)).squeeze(-1))
 
+    def lane_loss(self, flat_z: torch.Tensor, lane: torch.Tensor) -> torch.Tensor:
+        """Squared error of the lane head on rows whose lane pose is known (NaN = unknown: robot data)."""
+        known = torch.isfinite(lane).all(-1)
+        if not bool(known.any()):
+            return flat_z.new_zeros(())
+        target = lane[known] / lane.new_tensor(LANE_UNITS)
+        return ((self.lane_head(flat_z[known]) - target) ** 2).sum(-1).mean()
+
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(..., G, K) -> (..., S, S, 3) uint8 image (for reports)."""
         lead = z.shape[:-2]
@@ -174,7 +210,7 @@ class WorldModel(nn.Module):
         batch_size, steps = image.shape[:2]
         assert image.shape == (batch_size, steps, cfg.image_size, cfg.image_size, 3), image.shape
         assert action.shape == (batch_size, steps, cfg.action_dim), action.shape
-        post = self.posterior(image)
+        post = self.posterior(image, batch.get("history"))
         z = straight_through_sample(post)
         prior = scan_prior(self.dynamics, z, action, is_first, post[:, 0].exp().detach(), cfg.unimix)
         mask = dynamics_mask(is_first)
@@ -193,12 +229,15 @@ class WorldModel(nn.Module):
             "dyn": masked_mean(dyn_kl.clamp(min=cfg.free_bits), mask),
             "rep": masked_mean(rep_kl.clamp(min=cfg.free_bits), mask),
         }
+        if cfg.lane_scale > 0:
+            losses["lane"] = self.lane_loss(flat_z, batch["lane"].reshape(batch_size * steps, -1))
         total = (
             cfg.recon_scale * losses["recon"]
             + cfg.reward_scale * losses["reward"]
             + cfg.cont_scale * losses["cont"]
             + cfg.dyn_scale * losses["dyn"]
             + cfg.rep_scale * losses["rep"]
+            + cfg.lane_scale * losses.get("lane", 0.0)
         )
         metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
         metrics["loss/total"] = total.detach()
