@@ -35,9 +35,10 @@ class ModelConfig:
     # yellow/white/red marking masks that look alike in the simulator and on the robot (experiments/visual-gap/)
     observation: str = "rgb"
     action_dim: int = 2
-    # Commands the posterior reads beside the frame: the last k commands sent (the one that led into the frame
-    # first), so z carries speed and commands still in flight (a latency of up to k-1 steps); 0 = the frame alone
-    # (models written before this option). The robot knows what it sent; a bag has it in its command topic.
+    # Commands the model reads: the last k sent (the one that led into the frame first). The prior, the residual
+    # and the reward head read them beside z (a latency of up to k-1 steps is in their input), the posterior
+    # beside the frame (z carries speed); 0 = the last command alone, the posterior the frame alone (models
+    # written before this option). The robot knows what it sent; a bag has it in its command topic.
     command_history: int = 4
     cnn_depth: int = 16
     groups: int = 32  # number of categoricals in z
@@ -47,9 +48,10 @@ class ModelConfig:
     head_layers: int = 1
     unimix: float = 0.01
     reward_bins: int = 255
-    # What the reward head reads: "z" = the latent alone (it carries the commands when command_history > 0);
-    # "z_action" = the latent and the command that led into the frame (models with one frame and no history).
-    reward_inputs: str = "z"
+    # What the reward head reads: "z_action" = the latent and the commands that led into the frame (one frame
+    # cannot show speed, and progress along the lane is most of the reward); "z" = the latent alone (models
+    # written before this option).
+    reward_inputs: str = "z_action"
     # Auxiliary head: z must predict the simulator's privileged lane pose (lateral offset, heading) where the
     # data has it, so the latent encodes where the robot is on the road (the reward and continue heads read it).
     # Robot data has no lane pose and trains nothing here. 0 = no lane head (models written before it).

@@ -49,7 +49,8 @@ def train_disagreement(model: WorldModel, ensemble: Disagreement, data: Sequence
             raw = raw.reshape(*embed.shape[:-1], model.cfg.groups, model.cfg.classes)
             z = sample_one_hot(torch.log_softmax(raw, -1))
         mask = dynamics_mask(b["is_first"])[:, 1:]
-        loss = ensemble.loss(z[:, :-1], b["action"][:, 1:], embed[:, 1:], mask)
+        commands = model.commands(b["action"], b["history"])
+        loss = ensemble.loss(z[:, :-1], commands[:, 1:], embed[:, 1:], mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -1,17 +1,20 @@
 """DRAW: a DreamerV3-style world model without recurrence.
 
-    posterior  q(z_t | x_t, h_t)                     CNN encoder + the last k commands h_t -> G categoricals x K
-    prior      p(z_t | z_{t-1}, a_{t-1}, b_{t-1})    MLP; b_{t-1} = previous prior probabilities
+    posterior  q(z_t | x_t, c_t)                     CNN encoder + the commands c_t -> G categoricals x K classes
+    prior      p(z_t | z_{t-1}, c_t, b_{t-1})        MLP; b_{t-1} = previous prior probabilities
     decoder    x_t ~ N(dec(z_t), 1)                  continue head on z_t
-    reward     r_t ~ twohot(z_t)                     symlog two-hot (or twohot(z_t, a_{t-1}): reward_inputs)
+    reward     r_t ~ twohot(z_t, c_t)                symlog two-hot (or twohot(z_t) alone: cfg.reward_inputs)
     lane       (d, phi)_t ~ N(lane(z_t), 1)          auxiliary: the simulator's lane pose, where known
 
-One frame cannot show speed or the commands still in flight; h_t (cfg.command_history commands, the one that
-led into frame t first) can, so z_t carries them and the prior can express a latency of up to k-1 steps
-(the authors feed the robot's velocities beside the image for the same reason).
+c_t are the commands: with cfg.command_history = k > 0, the last k commands sent, the one that led into frame
+t first (a_t, a_{t-1}, ... a_{t-k+1}); with k = 0, a_t alone. One frame cannot show speed or the commands still
+in flight; c_t can: the prior and the residual read them exactly (a latency of up to k-1 steps is in their
+input), and the posterior reads them so z carries speed for the actor (the authors feed the robot's velocities
+beside the image for the same reason). The robot knows what it sent; in imagination c_t is shifted along with
+the actor's actions (`next_commands`).
 
 The prior carries its previous probabilities as the belief b, so it is scanned over time even though
-there is no GRU. Shapes: B batch, T time, G groups, K classes, A action dims, image H = W = S.
+there is no GRU. Shapes: B batch, T time, G groups, K classes, A action dims, C = command dims, image H = W = S.
 Sequence convention: action[t] is the action that led *into* frame t (zero where is_first[t]).
 """
 
@@ -37,14 +40,19 @@ LANE_UNITS = (0.1, 0.5)  # the lane head predicts (lateral offset / 0.1 m, headi
 LANE_DIMS = len(LANE_UNITS)
 
 
+def command_dim(cfg: ModelConfig) -> int:
+    """Size of the commands c_t the prior, the residual and the reward head read: k commands, or a_t alone."""
+    return cfg.action_dim * max(1, cfg.command_history)
+
+
 class PriorDynamics(nn.Module):
-    """Forward dynamics (z_{t-1}, a_{t-1}, b_{t-1}) -> raw prior logits (B, G, K); learned initial belief."""
+    """Forward dynamics (z_{t-1}, c_t, b_{t-1}) -> raw prior logits (B, G, K); learned initial belief."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.groups, self.classes = cfg.groups, cfg.classes
         latent = cfg.groups * cfg.classes
-        self.net = mlp(2 * latent + cfg.action_dim, cfg.hidden, cfg.prior_layers, latent)
+        self.net = mlp(2 * latent + command_dim(cfg), cfg.hidden, cfg.prior_layers, latent)
         self.initial = nn.Parameter(torch.zeros(cfg.groups, cfg.classes))
 
     def forward(self, z_prev: torch.Tensor, action: torch.Tensor, belief_prev: torch.Tensor) -> torch.Tensor:
@@ -59,14 +67,14 @@ class PriorDynamics(nn.Module):
 def scan_prior(
     dynamics: nn.Module,
     z: torch.Tensor,
-    action: torch.Tensor,
+    commands: torch.Tensor,
     is_first: torch.Tensor,
     start_belief: torch.Tensor,
     unimix: float,
 ) -> torch.Tensor:
     """Prior log-probs for every step of a sequence, teacher-forced on posterior samples `z`.
 
-    z (B, T, G, K), action (B, T, A), is_first (B, T) bool, start_belief (B, G, K) = belief before t=0
+    z (B, T, G, K), commands (B, T, C) (`WorldModel.commands`), is_first (B, T) bool, start_belief (B, G, K) = belief before t=0
     (the posterior probabilities of frame 0 when the window starts mid-episode). Returns (B, T, G, K);
     entry t=0 has no previous state and must be masked by the caller, as must every is_first step.
     """
@@ -78,7 +86,7 @@ def scan_prior(
         if t == 0:
             raw = dynamics.initial_logits(batch)
         else:
-            raw = dynamics(z_prev, action[:, t], belief)
+            raw = dynamics(z_prev, commands[:, t], belief)
             raw = torch.where(is_first[:, t, None, None], dynamics.initial_logits(batch), raw)
         log_probs = unimix_logits(raw, unimix)
         outputs.append(log_probs)
@@ -108,22 +116,22 @@ def new_reward_head(cfg: ModelConfig) -> nn.Module:
     """A reward head for `cfg.reward_inputs`, output layer zeroed (predicts 0 until trained), as DreamerV3."""
     if cfg.reward_inputs not in REWARD_INPUTS:
         raise ValueError(f"model.reward_inputs: expected one of {REWARD_INPUTS}, got {cfg.reward_inputs!r}")
-    extra = cfg.action_dim if cfg.reward_inputs == "z_action" else 0
+    extra = command_dim(cfg) if cfg.reward_inputs == "z_action" else 0
     head = mlp(cfg.groups * cfg.classes + extra, cfg.hidden, cfg.head_layers, cfg.reward_bins)
     nn.init.zeros_(head[-1].weight)
     nn.init.zeros_(head[-1].bias)
     return head
 
 
-def reward_input(cfg: ModelConfig, z: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
-    """The reward head's input: flattened z, with the action beside it when the head reads it."""
+def reward_input(cfg: ModelConfig, z: torch.Tensor, commands: torch.Tensor | None) -> torch.Tensor:
+    """The reward head's input: flattened z, with the commands c_t beside it when the head reads them."""
     flat = z.flatten(-2)
     if cfg.reward_inputs == "z":
         return flat
-    if action is None:
-        raise ValueError("this world model's reward head reads the action that led into the frame "
-                         "(model.reward_inputs = 'z_action'); pass it")
-    return torch.cat([flat, action.to(flat.dtype)], -1)
+    if commands is None:
+        raise ValueError("this world model's reward head reads the commands that led into the frame "
+                         "(model.reward_inputs = 'z_action'); pass them")
+    return torch.cat([flat, commands.to(flat.dtype)], -1)
 
 
 class WorldModel(nn.Module):
@@ -172,17 +180,32 @@ class WorldModel(nn.Module):
                              f"(model.command_history; {self.history_dim} values), got {got}")
         return torch.cat([embedding, history.to(embedding.dtype)], -1)
 
-    def prior_step(self, dynamics: nn.Module, z_prev: torch.Tensor, action: torch.Tensor, belief_prev: torch.Tensor) -> torch.Tensor:
-        """One prior step with any dynamics: -> log-probs (B, G, K)."""
-        return unimix_logits(dynamics(z_prev, action, belief_prev), self.cfg.unimix)
+    def commands(self, action: torch.Tensor, history: torch.Tensor | None) -> torch.Tensor:
+        """c_t of data rows: their command history (..., k * A) when the model reads one, else the action."""
+        if not self.history_dim:
+            return action
+        if history is None or history.shape[-1] != self.history_dim:
+            raise ValueError(f"this world model reads the last {self.cfg.command_history} commands "
+                             f"(model.command_history); pass the rows' command history")
+        return history
 
-    def reward_logits(self, z: torch.Tensor, action: torch.Tensor | None) -> torch.Tensor:
-        """Reward-head logits for arriving in z (..., G, K) by `action` (..., A), the command that led there."""
-        return self.reward_head(reward_input(self.cfg, z, action))
+    def next_commands(self, commands: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """c_{t+1} from c_t and the action sent now (imagination): the newest first, the oldest dropped."""
+        if not self.history_dim:
+            return action
+        return torch.cat([action.to(commands.dtype), commands[..., : -action.shape[-1]]], -1)
 
-    def reward(self, z: torch.Tensor, action: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted reward of arriving in state z by `action`: (..., G, K), (..., A) -> (...)."""
-        return two_hot_mean(self.reward_logits(z, action), self.reward_bins)
+    def prior_step(self, dynamics: nn.Module, z_prev: torch.Tensor, commands: torch.Tensor, belief_prev: torch.Tensor) -> torch.Tensor:
+        """One prior step with any dynamics: (z_{t-1}, c_t, b_{t-1}) -> log-probs (B, G, K)."""
+        return unimix_logits(dynamics(z_prev, commands, belief_prev), self.cfg.unimix)
+
+    def reward_logits(self, z: torch.Tensor, commands: torch.Tensor | None) -> torch.Tensor:
+        """Reward-head logits for arriving in z (..., G, K) by the commands c (..., C) that led there."""
+        return self.reward_head(reward_input(self.cfg, z, commands))
+
+    def reward(self, z: torch.Tensor, commands: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted reward of arriving in state z by commands c: (..., G, K), (..., C) -> (...)."""
+        return two_hot_mean(self.reward_logits(z, commands), self.reward_bins)
 
     def cont(self, z: torch.Tensor) -> torch.Tensor:
         """Probability the episode continues after state z."""
@@ -211,8 +234,9 @@ class WorldModel(nn.Module):
         assert image.shape == (batch_size, steps, cfg.image_size, cfg.image_size, 3), image.shape
         assert action.shape == (batch_size, steps, cfg.action_dim), action.shape
         post = self.posterior(image, batch.get("history"))
+        commands = self.commands(action, batch.get("history"))
         z = straight_through_sample(post)
-        prior = scan_prior(self.dynamics, z, action, is_first, post[:, 0].exp().detach(), cfg.unimix)
+        prior = scan_prior(self.dynamics, z, commands, is_first, post[:, 0].exp().detach(), cfg.unimix)
         mask = dynamics_mask(is_first)
         dyn_kl = categorical_kl(post.detach(), prior)
         rep_kl = categorical_kl(post, prior.detach())
@@ -221,7 +245,7 @@ class WorldModel(nn.Module):
         target = image_to_input(image.reshape(-1, *image.shape[2:]))
         losses = {
             "recon": ((recon - target) ** 2).sum((1, 2, 3)).mean(),
-            "reward": two_hot_loss(self.reward_logits(z, action).reshape(batch_size * steps, -1),
+            "reward": two_hot_loss(self.reward_logits(z, commands).reshape(batch_size * steps, -1),
                                    batch["reward"].reshape(-1), self.reward_bins).mean(),
             "cont": F.binary_cross_entropy_with_logits(
                 self.cont_head(flat_z).squeeze(-1), 1.0 - batch["is_terminal"].reshape(-1).float()
