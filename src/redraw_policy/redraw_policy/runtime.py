@@ -3,6 +3,8 @@
 `OnnxPolicy` loads a model exported by `redraw export`, checks its input contract and metadata against
 the preprocessing in use, and refuses a mismatch with a ContractError naming the file and the field.
 `PolicyRunner` adds kinematics and the safety rules (non-finite output -> zero command, clamping).
+A file exported with its prior also feeds the reality-gap meter (`gap_meter.py`); older files (one input,
+one output) load and drive as before, without the meter.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from redraw_perception import ContractError, PreprocessConfig, Preprocessor
+from redraw_policy.gap_meter import METER_INPUTS, METER_OUTPUTS, GapMeter, MeterContract
 from redraw_policy.kinematics import KinematicsConfig, action_to_twist, twist_to_wheels
 
 REQUIRED_METADATA = ("redraw.preprocess", "redraw.action")
@@ -57,16 +60,30 @@ class OnnxPolicy:
 
     def _check_io(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape[1:]) != list(self.preprocess.out_shape):
+        self.meter = MeterContract.from_model(self.metadata, {i.name: (i.type, i.shape) for i in inputs},
+                                              {o.name: o.shape for o in outputs}, str(self.path))
+        extra_in = set(METER_INPUTS) if self.meter else set()
+        images = [i for i in inputs if i.name not in extra_in]
+        if len(images) != 1 or images[0].type != "tensor(uint8)" or list(images[0].shape[1:]) != list(self.preprocess.out_shape):
             got = [(i.name, i.type, i.shape) for i in inputs]
-            raise ContractError(f"{self.path}: input is {got}, expected one uint8 tensor [N, {', '.join(map(str, self.preprocess.out_shape))}]")
-        if len(outputs) != 1 or outputs[0].shape[-1] != 2:
+            raise ContractError(f"{self.path}: input is {got}, expected one uint8 tensor [N, {', '.join(map(str, self.preprocess.out_shape))}]"
+                                + ("" if self.meter else f" (a file with the meter's inputs declares them in 'redraw.reality_gap')"))
+        actions = [o for o in outputs if o.name not in (set(METER_OUTPUTS) if self.meter else set())]
+        if len(actions) != 1 or actions[0].shape[-1] != 2:
             raise ContractError(f"{self.path}: output is {[(o.name, o.shape) for o in outputs]}, expected [N, 2] actions")
-        self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        self.input_name, self.output_name = images[0].name, actions[0].name
+        self._outputs = [self.output_name, *METER_OUTPUTS] if self.meter else [self.output_name]
+        self._idle_meter = GapMeter(self.meter).inputs() if self.meter else {}
 
     def act_preprocessed(self, image: np.ndarray) -> np.ndarray:
         """(S, S, 3) uint8 model input -> raw action (2,) float32 (unchecked)."""
-        return self.session.run([self.output_name], {self.input_name: image[None]})[0][0]
+        return self.run(image)[self.output_name][0]
+
+    def run(self, image: np.ndarray, meter_inputs: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        """(S, S, 3) uint8 -> every output by name (batch of one). A meter file needs its meter inputs: without
+        `meter_inputs` it gets a first frame's (the meter is off; the action does not depend on them)."""
+        feeds = {self.input_name: image[None], **(meter_inputs if meter_inputs is not None else self._idle_meter)}
+        return dict(zip(self._outputs, self.session.run(self._outputs, feeds)))
 
 
 @dataclass
@@ -80,6 +97,7 @@ class DriveCommand:
     ok: bool  # False: the model's output was unusable and this is a zero command
     error: str = ""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    reality_gap: float | None = None  # this frame's meter reading (nats), when metered
 
 
 def zero_command(error: str = "") -> DriveCommand:
@@ -87,34 +105,44 @@ def zero_command(error: str = "") -> DriveCommand:
 
 
 class PolicyRunner:
-    """JPEG bytes -> DriveCommand, with the same preprocessing and kinematics the simulator trained with."""
+    """JPEG bytes -> DriveCommand, with the same preprocessing and kinematics the simulator trained with.
+    `meter`: feed the reality-gap meter (when the file carries it; `self.meter` is None otherwise)."""
 
-    def __init__(self, policy: OnnxPolicy, kinematics: KinematicsConfig | None = None) -> None:
+    def __init__(self, policy: OnnxPolicy, kinematics: KinematicsConfig | None = None, meter: bool = True,
+                 meter_window: int = 50) -> None:
         self.policy = policy
         if kinematics is None:
             stored = policy.kinematics or {}
             kinematics = KinematicsConfig(**{k: v for k, v in stored.items() if k in KinematicsConfig.__dataclass_fields__})
         self.kinematics = kinematics
+        self.meter = GapMeter(policy.meter, meter_window) if meter and policy.meter else None
 
-    def step_jpeg(self, data: bytes | memoryview) -> DriveCommand:
+    def step_jpeg(self, data: bytes | memoryview, now: float | None = None,
+                  sent: np.ndarray | None = None) -> DriveCommand:
         """Raises redraw_perception.PreprocessError for a bad frame (the caller stops the wheels)."""
         t0 = time.perf_counter()
         image = self.policy.preprocessor.from_jpeg(data)
         t1 = time.perf_counter()
-        command = self.step_image(image)
+        command = self.step_image(image, now, sent)
         command.timings_ms["preprocess"] = (t1 - t0) * 1e3
         return command
 
-    def step_image(self, image: np.ndarray) -> DriveCommand:
+    def step_image(self, image: np.ndarray, now: float | None = None, sent: np.ndarray | None = None) -> DriveCommand:
+        """`now`: the frame's time in seconds (the meter's step rules); `sent`: the command the robot executed for
+        this frame when it is not this policy's (a recording replayed), for the meter."""
         t0 = time.perf_counter()
-        action = self.policy.act_preprocessed(image)
+        outputs = self.policy.run(image, self.meter.inputs(now) if self.meter else None)
+        action = outputs[self.policy.output_name][0]
         inference_ms = (time.perf_counter() - t0) * 1e3
         if action.shape != (2,) or not np.all(np.isfinite(action)):
             command = zero_command(f"model output {action.tolist()} is not a finite 2-vector; wheels stopped")
-            command.timings_ms["inference"] = inference_ms
-            return command
-        action = np.clip(action, -1.0, 1.0).astype(np.float32)
-        v, omega = action_to_twist(action, self.kinematics)
-        command = DriveCommand(action, v, omega, twist_to_wheels(v, omega, self.kinematics), ok=True)
+        else:
+            action = np.clip(action, -1.0, 1.0).astype(np.float32)
+            v, omega = action_to_twist(action, self.kinematics)
+            command = DriveCommand(action, v, omega, twist_to_wheels(v, omega, self.kinematics), ok=True)
         command.timings_ms["inference"] = inference_ms
+        if self.meter:
+            t1 = time.perf_counter()
+            command.reality_gap = self.meter.record(outputs, command.action if sent is None else sent)
+            command.timings_ms["meter"] = (time.perf_counter() - t1) * 1e3
         return command

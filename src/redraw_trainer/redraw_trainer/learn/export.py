@@ -4,6 +4,18 @@ Graph: image uint8 (N, S, S, 3) -> posterior logits -> most likely class per cat
 actor mean -> action float32 (N, 2) in [-1, 1]. Metadata (`redraw.*` keys) carries the preprocessing
 config, the action semantics and kinematics, the model config and versions; `redraw_policy.runtime`
 refuses a file whose contract does not match. A parity check against torch runs at export.
+
+With `dynamics` (the prior the policy imagined in: `model.dynamics`, or a `RectifiedDynamics` with its ReDRAW
+residual), the same graph also carries the reality-gap meter, additively (the `action` output is unchanged):
+
+    inputs   image (N, S, S, 3) uint8, prev_z (N, G*K), prev_action (N, 2), prev_belief (N, G*K),
+             is_first (N, 1) float32 (1: no previous frame; the prior is the learned initial one)
+    outputs  action (N, 2), z (N, G*K) one-hot mode of the posterior (what the actor reads),
+             posterior (N, G*K) and prior (N, G*K) unimixed log-probabilities
+
+so the robot (`redraw_policy.gap_meter`) carries z, the command it sent and exp(prior) from frame to frame and
+reads KL(posterior || prior) per frame. `redraw.reality_gap` in the metadata names these and holds the warning
+threshold (`set_gap_threshold`, measured in simulation by `measure.reality_gap.calibrate_threshold`).
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from torch import nn
 
 from redraw_trainer.model.checkpoint import versions
 from redraw_trainer.model.actor import Actor
+from redraw_trainer.model.distributions import unimix_logits
 from redraw_trainer.model.world_model import WorldModel
 
 PARITY_TOLERANCE = 1e-4
@@ -45,19 +58,74 @@ class FrameToAction(nn.Module):
         return self.actor.act(one_hot.reshape(-1, self.groups * self.classes))
 
 
+METER_INPUTS = ("image", "prev_z", "prev_action", "prev_belief", "is_first")
+METER_OUTPUTS = ("action", "z", "posterior", "prior")
+METER_VERSION = 1
+
+
+class FrameToActionWithMeter(FrameToAction):
+    """The deployed policy plus the prior it imagined in: one frame, the previous z, the command sent and the
+    previous belief in; the action, z and the posterior and prior log-probs (flattened (N, G*K)) out."""
+
+    def __init__(self, model: WorldModel, actor: Actor, dynamics: nn.Module) -> None:
+        super().__init__(model, actor)
+        self.dynamics, self.unimix = dynamics, model.cfg.unimix
+
+    def forward(self, image: torch.Tensor, prev_z: torch.Tensor, prev_action: torch.Tensor, prev_belief: torch.Tensor,
+                is_first: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        shape, flat = (-1, self.groups, self.classes), (-1, self.groups * self.classes)  # static widths: checked
+        logits = self.posterior_head(self.encoder(image)).reshape(shape)
+        z = (logits == logits.max(-1, keepdim=True).values).float()  # as FrameToAction: the actor's input
+        action = self.actor.act(z.reshape(flat))
+        posterior = unimix_logits(logits, self.unimix)
+        predicted = self.dynamics(prev_z.reshape(shape), prev_action, prev_belief.reshape(shape))
+        initial = self.dynamics.initial_logits(1)  # broadcast over the batch
+        prior = unimix_logits(torch.where(is_first.reshape(-1, 1, 1) > 0.5, initial, predicted), self.unimix)
+        return action, z.reshape(flat), posterior.reshape(flat), prior.reshape(flat)
+
+
+def meter_contract(model: WorldModel, dynamics: nn.Module, threshold: float | None) -> dict[str, Any]:
+    """The `redraw.reality_gap` metadata: the graph's meter inputs and outputs, the latent, the threshold."""
+    method = "residual" if hasattr(dynamics, "residual") else ("prior" if dynamics is model.dynamics else "adapted")
+    return {"version": METER_VERSION, "inputs": list(METER_INPUTS), "outputs": list(METER_OUTPUTS),
+            "latent": [model.cfg.groups, model.cfg.classes], "action_dim": model.cfg.action_dim,
+            "dynamics": method, "kl": "KL(posterior || prior) summed over the categoricals, nats",
+            "threshold": threshold}
+
+
+def meter_parity_inputs(groups: int, classes: int, count: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Random but well-formed meter inputs for `count` frames: one-hot z, actions in [-1, 1], normalised beliefs."""
+    rng = np.random.default_rng(seed)
+    z = np.eye(classes, dtype=np.float32)[rng.integers(0, classes, (count, groups))].reshape(count, -1)
+    belief = rng.dirichlet(np.ones(classes), (count, groups)).astype(np.float32).reshape(count, -1)
+    return {"prev_z": z, "prev_action": rng.uniform(-1, 1, (count, 2)).astype(np.float32), "prev_belief": belief,
+            "is_first": (np.arange(count) % 4 == 0).astype(np.float32)[:, None]}
+
+
 def export_onnx(model: WorldModel, actor: Actor, path: str | Path, preprocess: dict[str, Any] | None,
                 kinematics: dict[str, Any] | None = None, model_config: dict[str, Any] | None = None,
-                sample_images: np.ndarray | None = None, extra: dict[str, Any] | None = None) -> float:
-    """Write the ONNX file and return the max |torch - onnxruntime| over the parity inputs."""
+                sample_images: np.ndarray | None = None, extra: dict[str, Any] | None = None,
+                dynamics: nn.Module | None = None, gap_threshold: float | None = None) -> float:
+    """Write the ONNX file and return the max |torch - onnxruntime| over the parity inputs (every output).
+
+    `dynamics`: also carry the reality-gap meter (see the module docstring); None writes the plain
+    image -> action graph."""
     import onnx
     import onnxruntime as ort
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # export and parity run on a CPU copy: the robot runs the file on its CPU
-    net = copy.deepcopy(FrameToAction(model, actor)).cpu().eval().float()
-    size = model.cfg.image_size
-    example = torch.zeros(1, size, size, 3, dtype=torch.uint8)
+    meter = dynamics is not None
+    net = FrameToActionWithMeter(model, actor, dynamics) if meter else FrameToAction(model, actor)
+    net = copy.deepcopy(net).cpu().eval().float()
+    size, latent = model.cfg.image_size, model.cfg.groups * model.cfg.classes
+    example: tuple[torch.Tensor, ...] = (torch.zeros(1, size, size, 3, dtype=torch.uint8),)
+    names_in, names_out = ["image"], ["action"]
+    if meter:
+        example += (torch.zeros(1, latent), torch.zeros(1, model.cfg.action_dim), torch.zeros(1, latent),
+                    torch.ones(1, 1))
+        names_in, names_out = list(METER_INPUTS), list(METER_OUTPUTS)
     tmp = path.with_name(f".{path.name}.tmp")
     with torch.no_grad(), warnings.catch_warnings():
         # The TorchScript exporter is chosen on purpose (small static graph, opset 17, onnxruntime 1.32 on the
@@ -66,8 +134,8 @@ def export_onnx(model: WorldModel, actor: Actor, path: str | Path, preprocess: d
         warnings.filterwarnings("ignore", message="You are using the legacy TorchScript-based ONNX export")
         warnings.filterwarnings("ignore", message="The feature will be removed", module="torch.onnx")
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        torch.onnx.export(net, (example,), str(tmp), input_names=["image"], output_names=["action"],
-                          dynamic_axes={"image": {0: "batch"}, "action": {0: "batch"}}, dynamo=False,
+        torch.onnx.export(net, example, str(tmp), input_names=names_in, output_names=names_out,
+                          dynamic_axes={name: {0: "batch"} for name in names_in + names_out}, dynamo=False,
                           opset_version=17)
     proto = onnx.load(str(tmp))
     metadata = {
@@ -78,6 +146,8 @@ def export_onnx(model: WorldModel, actor: Actor, path: str | Path, preprocess: d
         "redraw.versions": versions(),
         **{f"redraw.{k}": v for k, v in (extra or {}).items()},
     }
+    if meter:
+        metadata["redraw.reality_gap"] = meter_contract(model, dynamics, gap_threshold)
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, json.dumps(value)
@@ -87,13 +157,38 @@ def export_onnx(model: WorldModel, actor: Actor, path: str | Path, preprocess: d
     images = rng.integers(0, 256, (8, size, size, 3), dtype=np.uint8)
     if sample_images is not None:
         images = np.concatenate([images, sample_images[:32]])
+    feeds = {"image": images}
+    if meter:
+        feeds.update(meter_parity_inputs(model.cfg.groups, model.cfg.classes, len(images)))
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    onnx_actions = session.run(["action"], {"image": images})[0]
+    onnx_outputs = session.run(names_out, feeds)
     with torch.no_grad():
-        torch_actions = net(torch.from_numpy(images)).numpy()
-    diff = float(np.abs(onnx_actions - torch_actions).max())
+        torch_outputs = net(*(torch.from_numpy(feeds[name]) for name in names_in))
+    torch_outputs = torch_outputs if meter else (torch_outputs,)
+    diffs = {name: float(np.abs(o - t.numpy()).max()) for name, o, t in zip(names_out, onnx_outputs, torch_outputs)}
+    diff = max(diffs.values())
     if not diff < PARITY_TOLERANCE:
         tmp.unlink(missing_ok=True)
-        raise ExportError(f"{path}: ONNX and torch actions differ by {diff:.2e} (> {PARITY_TOLERANCE}); not written")
+        worst = max(diffs, key=diffs.get)
+        raise ExportError(f"{path}: ONNX and torch output '{worst}' differ by {diff:.2e} (> {PARITY_TOLERANCE}); "
+                          "not written")
     tmp.replace(path)
     return diff
+
+
+def set_gap_threshold(path: str | Path, threshold: float, calibration: dict[str, Any]) -> None:
+    """Write the reality-gap warning threshold (and how it was measured) into an exported file's metadata;
+    the graph is untouched."""
+    import onnx
+
+    path = Path(path)
+    proto = onnx.load(str(path))
+    entry = next((e for e in proto.metadata_props if e.key == "redraw.reality_gap"), None)
+    if entry is None:
+        raise ExportError(f"{path}: no 'redraw.reality_gap' metadata (exported without the meter); no threshold to set")
+    contract = json.loads(entry.value)
+    contract.update(threshold=float(threshold), calibration=calibration)
+    entry.value = json.dumps(contract)
+    tmp = path.with_name(f".{path.name}.tmp")
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
