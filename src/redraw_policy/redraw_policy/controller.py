@@ -66,15 +66,16 @@ class PolicyController:
         path = Path(self.config.model_path)
         return bool(self.config.model_path) and path.is_file() and path.stat().st_mtime != self.model_mtime
 
-    def on_frame(self, data: bytes | memoryview, now: float) -> DriveCommand | None:
-        """A camera frame arrived at `now` (monotonic seconds)."""
+    def on_frame(self, data: bytes | memoryview, now: float, stamp: float | None = None) -> DriveCommand | None:
+        """A camera frame arrived at `now` (monotonic seconds), taken at `stamp` (its header, seconds; the meter's
+        clock, as the bag reader's: None or 0 means unknown, then `now`)."""
         if self.last_command_time is not None and now - self.last_command_time < self.config.min_period_s:
             return None
         self.frames += 1
         if self.runner is None:
             return self._zero("no model loaded; set the model_path parameter", now)
         try:
-            command = self.runner.step_jpeg(data, now)
+            command = self.runner.step_jpeg(data, stamp or now)
         except PreprocessError as err:
             if self.runner.meter:
                 self.runner.meter.reset()

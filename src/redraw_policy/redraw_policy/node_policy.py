@@ -138,7 +138,8 @@ class PolicyNode(Node):
         return SetParametersResult(successful=True)
 
     def _on_frame(self, msg: CompressedImage) -> None:
-        command = self.controller.on_frame(msg.data, self._now())
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        command = self.controller.on_frame(msg.data, self._now(), stamp)
         if command is not None:
             self._publish(command, msg.header.stamp)
             if command.reality_gap is not None:
