@@ -27,6 +27,7 @@ from redraw_perception import ContractError
 CONTRACT_KEY = "redraw.reality_gap"
 METER_INPUTS = ("prev_z", "prev_action", "prev_belief", "is_first")
 METER_OUTPUTS = ("z", "posterior", "prior")
+MIN_FRAMES = 10  # metered frames (1 s) before the moving average is judged against the threshold
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,10 @@ class GapMeter:
 
     @property
     def above_threshold(self) -> bool:
+        """The moving average is over the file's threshold (judged once `MIN_FRAMES` frames, or the window, are in)."""
         threshold, average = self.contract.threshold, self.average
-        return threshold is not None and average is not None and average > threshold
+        settled = len(self.recent) >= min(self.recent.maxlen, MIN_FRAMES)
+        return threshold is not None and average is not None and settled and average > threshold
 
     def inputs(self, now: float | None = None) -> dict[str, np.ndarray]:
         """The meter inputs for the frame at `now` (seconds; None: every frame is a step) and whether it is metered."""

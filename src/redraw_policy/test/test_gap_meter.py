@@ -24,7 +24,7 @@ def test_reading_is_the_categorical_kl_summed_over_groups():
 
 
 def test_runner_reads_the_meter_every_control_period_and_carries_the_belief(tmp_path):
-    runner = PolicyRunner(OnnxPolicy(make_onnx_meter_policy(tmp_path / "m.onnx", G, K)), meter_window=3)
+    runner = PolicyRunner(OnnxPolicy(make_onnx_meter_policy(tmp_path / "m.onnx", G, K)), meter_window=2)
     assert runner.meter is not None and runner.meter.contract.threshold == 0.1
     first = runner.step_jpeg(FRAME, now=10.0)
     assert first.reality_gap is None and first.ok  # nothing predicted the first frame
