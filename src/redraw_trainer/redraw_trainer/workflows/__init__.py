@@ -82,7 +82,8 @@ def train_policy_run(model_path: str, residual: str | None, data_path: str, out:
         cfg.policy.updates = updates
     apply_overrides(cfg, overrides)
     model.to(resolve_device(cfg.device))
-    dynamics, adapter = load_adapter(residual, model) if residual else (model.dynamics, None)
+    dynamics, adapter = (load_adapter(residual, model) if residual else
+                         (model.dynamics, {"method": "none", "weights": {}, "config": cfg.to_dict()}))  # zero-shot
     data = load_dataset(data_path, reading, checkpoint_preprocess(ckpt), action_scale(cfg))
     agent = train_policy(model, dynamics, data, cfg, Path(out).parent, Path(out).stem, progress)
     onnx_path, diff = save_and_export(model, agent, cfg, Path(out).parent, Path(out).stem, ckpt.get("preprocess"),
@@ -103,7 +104,7 @@ def export_run(policy_path: str, out: str, gap_threshold: float | None = None, r
         dynamics = adapter_dynamics(data["adapter"], policy.model, policy_path)
     else:
         dynamics = policy.model.dynamics
-        lines.append(f"note: {policy_path} names no adapted dynamics (trained zero-shot, or written before policy "
+        lines.append(f"note: {policy_path} does not say which dynamics the policy imagined in (written before policy "
                      "files kept them): the meter uses the model's own prior")
     diff = export_onnx(policy.model, policy.actor, out, data.get("preprocess"), kinematics, data["config"]["model"],
                        dynamics=dynamics)
