@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 # (model, its file, the bag it is replayed on); the same bag for the zero-shot and the adapted model
-REPLAYS = [("zero_shot", "rev_eval"), ("redraw_rev", "rev_eval"), ("zero_shot", "gain_eval"),
-           ("redraw_gain", "gain_eval"), ("zero_shot", "source_eval")]
+REPLAYS = [(m, b) for m in ("zero_shot", "redraw_rev", "redraw_gain") for b in ("rev_eval", "gain_eval", "source_eval")]
 GAPS = {"rev_eval": "steering_reversed,trim=0.1", "gain_eval": "gain=0.6,latency_steps=2", "source_eval": "none"}
 
 
@@ -43,9 +42,15 @@ def main(run: Path, out: Path) -> None:
     contract = json.loads(meta["redraw.reality_gap"])
     result = {"threshold": contract["threshold"], "calibration": contract.get("calibration"),
               "paired": paired, "replays": replays}
-    latency = run / "latency.json"
+    spread = run / "spread.json"
+    if spread.is_file():
+        result["zero_shot_spread"] = {k: {"pooled": v["pooled"],
+                                          "episode_means": [e["gap_mean"] for e in v["episodes"]],
+                                          "behaviours": [e["behaviour"] for e in v["episodes"]]}
+                                      for k, v in json.loads(spread.read_text()).items()}
+    latency = run / "latency.txt"
     if latency.is_file():
-        result["latency"] = json.loads(latency.read_text())
+        result["latency_benchmark_output"] = latency.read_text().splitlines()
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({"threshold": result["threshold"], "paired": paired}, indent=2))
 
