@@ -51,6 +51,7 @@ ROBOT_DATA = "/data/redraw"
 TINY = {
     "adapt": ["--set", "adapt.steps=3", "--set", "adapt.batch_size=4", "--quiet"],
     "train-policy": ["--set", "policy.updates=2", "--set", "policy.batch_size=16", "--quiet"],
+    "export": ["--gap-transitions", "60"],  # the reality-gap threshold, measured on a few simulated steps
 }
 MS = 1_000_000
 

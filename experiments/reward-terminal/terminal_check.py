@@ -124,7 +124,7 @@ def main() -> None:
     torch.manual_seed(0)
     model, data, cache, hold_rows, train_rows, rng = load_split(args.model, args.data)
     episode = np.cumsum(data.is_first) - 1
-    action = torch.from_numpy(data.action)
+    action = torch.from_numpy(data.commands(model.cfg.command_history))  # c_t: what the reward head reads
     reward = data.reward
     terminal = data.is_terminal.astype(bool)
 

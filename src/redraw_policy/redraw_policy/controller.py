@@ -23,6 +23,8 @@ class ControllerConfig:
     # the robot's calibration (gain, trim, baseline, radius, k, limit) over the model's stored kinematics
     calibration: dict[str, float] = field(default_factory=dict)
     min_period_s: float = 0.0  # rate limit: frames closer than this to the last command are skipped
+    reality_gap: bool = True  # run the reality-gap meter when the model carries it (gap_meter.py)
+    gap_window: int = 50  # metered frames in the meter's moving average (50 at 10 Hz: 5 s)
 
 
 class PolicyController:
@@ -46,7 +48,8 @@ class PolicyController:
         """Load (or swap to) a model; on failure the previous model stays and ContractError propagates."""
         policy = OnnxPolicy(path, threads=self.config.threads)
         stored = {k: v for k, v in (policy.kinematics or {}).items() if k in KinematicsConfig.__dataclass_fields__}
-        self.runner = PolicyRunner(policy, KinematicsConfig(**{**stored, **self.config.calibration}))
+        self.runner = PolicyRunner(policy, KinematicsConfig(**{**stored, **self.config.calibration}),
+                                   meter=self.config.reality_gap, meter_window=self.config.gap_window)
         self.config.model_path = path
         self.model_mtime = os.stat(path).st_mtime
 
@@ -63,16 +66,19 @@ class PolicyController:
         path = Path(self.config.model_path)
         return bool(self.config.model_path) and path.is_file() and path.stat().st_mtime != self.model_mtime
 
-    def on_frame(self, data: bytes | memoryview, now: float) -> DriveCommand | None:
-        """A camera frame arrived at `now` (monotonic seconds)."""
+    def on_frame(self, data: bytes | memoryview, now: float, stamp: float | None = None) -> DriveCommand | None:
+        """A camera frame arrived at `now` (monotonic seconds), taken at `stamp` (its header, seconds; the meter's
+        clock, as the bag reader's: None or 0 means unknown, then `now`)."""
         if self.last_command_time is not None and now - self.last_command_time < self.config.min_period_s:
             return None
         self.frames += 1
         if self.runner is None:
             return self._zero("no model loaded; set the model_path parameter", now)
         try:
-            command = self.runner.step_jpeg(data)
+            command = self.runner.step_jpeg(data, stamp or now)
         except PreprocessError as err:
+            if self.runner.meter:
+                self.runner.meter.reset()
             return self._zero(f"camera frame rejected: {err}", now)
         self.watchdog.frame(now)
         self.last_command_time = now
@@ -99,7 +105,33 @@ class PolicyController:
             return "ERROR", f"camera frames stale ({now - self.watchdog.last_frame:.2f} s since the last); wheels stopped"
         if self.last_error_time is not None and now - self.last_error_time <= recent_s:
             return "WARN", self.last_error
+        meter = self.runner.meter
+        if meter is not None and meter.above_threshold:
+            return "WARN", (f"reality gap {meter.average:.2f} nats/frame over the last {len(meter.recent)} frames, above "
+                            f"{meter.contract.threshold:.2f}: the model does not predict this robot well; adapt it")
         return "OK", "driving"
+
+    def meter_description(self) -> str:
+        """One line for the log when a model loads: whether the reality-gap meter runs and its threshold."""
+        if self.runner is None or self.runner.policy.meter is None:
+            return "reality-gap meter off: the model file was exported without its prior (re-export with `redraw export`)"
+        if self.runner.meter is None:
+            return "reality-gap meter off (parameter reality_gap is false)"
+        threshold = self.runner.meter.contract.threshold
+        return ("reality-gap meter on, " + (f"WARN above {threshold:.3f} nats/frame" if threshold is not None
+                                            else "no threshold in the file (reads, never warns)"))
+
+    def gap_stats(self) -> dict[str, float]:
+        """The meter's moving average, its window fill and threshold (empty when the meter is off)."""
+        meter = self.runner.meter if self.runner is not None else None
+        if meter is None:
+            return {}
+        stats = {"reality_gap_frames": float(len(meter.recent))}
+        if meter.average is not None:
+            stats["reality_gap_avg"] = meter.average
+        if meter.contract.threshold is not None:
+            stats["reality_gap_threshold"] = meter.contract.threshold
+        return stats
 
     def _zero(self, error: str, now: float) -> DriveCommand:
         if self.runner is not None:

@@ -31,8 +31,3 @@ class CommandHistory:
         if self.steps:
             self._values[1:] = self._values[:-1]
             self._values[0] = np.asarray(action, np.float32).reshape(self.action_dim)
-
-    def replace_newest(self, action: np.ndarray) -> None:
-        """The command just recorded was really `action` (replay: what the robot sent, not the policy)."""
-        if self.steps:
-            self._values[0] = np.asarray(action, np.float32).reshape(self.action_dim)

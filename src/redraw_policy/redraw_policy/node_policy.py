@@ -16,6 +16,7 @@ from rclpy.duration import Duration
 from rclpy.node import Node
 from rclpy.qos import QoSHistoryPolicy, QoSProfile, QoSReliabilityPolicy
 from sensor_msgs.msg import CompressedImage
+from std_msgs.msg import Float32
 
 from redraw_perception import ContractError
 from redraw_perception.node_main import run_node
@@ -75,6 +76,9 @@ class PolicyNode(Node):
             stale_timeout_s=_number("stale_timeout", param("stale_timeout", 0.25, "seconds without a frame before the wheels stop", number=True)),
             calibration=calibration,
             min_period_s=_period(_number("max_rate", param("max_rate", 0.0, "maximum command rate in Hz; 0: act on every frame", number=True))),
+            reality_gap=param("reality_gap", True, "run the reality-gap meter when the model carries its prior: "
+                              "publish KL(posterior || prior) per metered frame, its moving average in diagnostics"),
+            gap_window=param("reality_gap_window", 50, "metered frames (10 Hz) in the reality gap's moving average"),
         )
         model_path = param("model_path", "", "ONNX policy from `redraw export`; change it to swap models live")
         self.controller = PolicyController(config)
@@ -83,6 +87,8 @@ class PolicyNode(Node):
         self.cmd_pub = self.create_publisher(TwistStamped, cmd_topic, 1)
         self.out_pub, self._out_type = self._command_publisher(wheels_topic, car_cmd_topic)
         self.diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 1)
+        gap_topic = param("reality_gap_topic", "redraw/reality_gap", "std_msgs/Float32 out: the meter's reading per metered frame")
+        self.gap_pub = self.create_publisher(Float32, gap_topic, 10)
         self.create_subscription(CompressedImage, camera_topic, self._on_frame, CAMERA_QOS)
         self.create_timer(0.05, self._on_tick)
         self.create_timer(1.0, self._on_slow_tick)
@@ -111,7 +117,7 @@ class PolicyNode(Node):
         except ContractError as err:
             self.get_logger().error(f"model refused, wheels stay stopped: {err}")
             return False
-        self.get_logger().info(f"policy model loaded: {path}")
+        self.get_logger().info(f"policy model loaded: {path}; {self.controller.meter_description()}")
         return True
 
     def _on_parameters(self, params) -> SetParametersResult:
@@ -132,9 +138,12 @@ class PolicyNode(Node):
         return SetParametersResult(successful=True)
 
     def _on_frame(self, msg: CompressedImage) -> None:
-        command = self.controller.on_frame(msg.data, self._now())
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        command = self.controller.on_frame(msg.data, self._now(), stamp)
         if command is not None:
             self._publish(command, msg.header.stamp)
+            if command.reality_gap is not None:
+                self.gap_pub.publish(Float32(data=float(command.reality_gap)))
 
     def _on_tick(self) -> None:
         command = self.controller.on_tick(self._now())
@@ -145,7 +154,7 @@ class PolicyNode(Node):
         if self.controller.model_file_changed():
             self._load(self.controller.config.model_path)
         level, message = self.controller.status(self._now())
-        values = {**self.controller.latency_stats(), "frames": self.controller.frames,
+        values = {**self.controller.latency_stats(), **self.controller.gap_stats(), "frames": self.controller.frames,
                   "zero_commands": self.controller.zero_commands, "command_path": self.command_path}
         status = DiagnosticStatus(level=LEVELS[level], name=f"{self.get_fully_qualified_name()}", message=message,
                                   values=[KeyValue(key=k, value=f"{v:.3f}" if isinstance(v, float) else str(v)) for k, v in values.items()])

@@ -12,11 +12,12 @@ from duckietown_msgs.msg import Twist2DStamped, WheelsCmdStamped
 from geometry_msgs.msg import TwistStamped
 from rclpy.parameter import Parameter
 from sensor_msgs.msg import CompressedImage
+from std_msgs.msg import Float32
 
 from redraw_policy.kinematics import KinematicsConfig, action_to_twist, twist_to_wheels
 from redraw_policy.node_policy import CAMERA_QOS, PolicyNode
 from redraw_testing import RosHarness
-from redraw_testing.onnx_models import make_onnx_policy
+from redraw_testing.onnx_models import make_onnx_meter_policy, make_onnx_policy
 from redraw_testing.scenes import jpeg, road_frame
 
 VEH = "duckiebot"
@@ -182,6 +183,44 @@ def test_diagnostic_levels_say_what_is_wrong(tmp_path):
                 break
         status = diagnostics.wait_for(lambda m: m.status[0].level == DiagnosticStatus.WARN, timeout=0.1).status[0]
         assert "not a finite" in status.message
+
+
+def test_reality_gap_topic_carries_finite_readings_and_diagnostics_warn_above_the_threshold(tmp_path):
+    """A file with the meter: one reading per frame stamped a control period after the last, on
+    redraw/reality_gap; its moving average in diagnostics, WARN above the file's threshold."""
+    import math
+
+    expected = 4 * (0.7 * math.log(0.7 * 3) + 2 * 0.15 * math.log(0.15 * 3))  # the test file's posterior vs uniform
+    with RosHarness() as ros:
+        _, wheels = start(ros, make_onnx_meter_policy(tmp_path / "m.onnx", groups=4, classes=3, threshold=0.5))
+        gaps = ros.subscribe(Float32, f"/{VEH}/redraw/reality_gap", qos=10)
+        diagnostics = ros.subscribe(DiagnosticArray, "/diagnostics")
+        ros.wait_for_publishers(f"/{VEH}/redraw/reality_gap")
+        stop, k = time.monotonic() + 2.5, 0  # frames across at least one diagnostics tick (1 s)
+        while time.monotonic() < stop:
+            send(ros, wheels, 50 + k // 10, (k % 10) * 100_000_000)  # 10 Hz by their stamps, however fast they come
+            k += 1
+            time.sleep(0.05)
+        readings = [m.data for m in gaps.wait_count(8, timeout=3.0)]
+        assert all(math.isfinite(r) and r == pytest.approx(expected, rel=1e-4) for r in readings), readings
+        reports = [m.status[0] for m, t in zip(diagnostics.messages, diagnostics.received_at)
+                   if t < stop - 0.2 and any(kv.key == "reality_gap_avg" for kv in m.status[0].values)]
+        assert reports, "no diagnostics with the reality gap while frames flowed"
+        report = reports[-1]
+        values = {kv.key: kv.value for kv in report.values}
+        assert float(values["reality_gap_avg"]) == pytest.approx(expected, rel=1e-3)
+        assert float(values["reality_gap_threshold"]) == 0.5
+        assert report.level == DiagnosticStatus.WARN and "reality gap" in report.message
+
+
+def test_no_reality_gap_readings_from_a_file_without_the_meter(tmp_path):
+    with RosHarness() as ros:
+        _, wheels = start(ros, make_onnx_policy(tmp_path / "p.onnx"))
+        gaps = ros.subscribe(Float32, f"/{VEH}/redraw/reality_gap", qos=10)
+        for k in range(4):
+            send(ros, wheels, 60, k * 100_000_000)
+        time.sleep(0.3)
+        assert gaps.messages == []
 
 
 def test_stale_camera_stops_the_wheels_after_the_timeout_not_before(tmp_path):

@@ -166,7 +166,8 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             if seed_index == 0:
                 policy_curves[name] = read_metrics(seed_dir / f"{name}_policy.jsonl")
             onnx_path, diff = save_and_export(policy_model, agent, cfg, seed_dir, name, preprocess.to_dict(),
-                                              asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap})
+                                              asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap},
+                                              dynamics=dynamics)
             entry = results["methods"].setdefault(name, {"open_loop_kl": [], "latent_accuracy": [], "heldout_kl": [],
                                                          "parity": [], "reward_check": []})
             entry["reward_check"].append(separation)

@@ -97,7 +97,9 @@ def next_frame_error(model: WorldModel, data) -> float:
 
 
 def test_the_command_history_lets_the_model_predict_a_robot_with_latency():
-    """Drop the commands from the observation and the next frame of a delayed robot cannot be predicted."""
+    """Drop the commands from the model's input and the next frame of a delayed robot cannot be predicted: with
+    the last 4 commands the prior's next frame is off by ~0.02 per pixel, with the last one alone ~0.05 (the
+    frame moves by a command sent two steps before). About a minute per model on 2 cores."""
     train, held = delayed_point_data(4000, seed=0), delayed_point_data(600, seed=1)
     errors = {}
     for history in (4, 0):
@@ -105,10 +107,10 @@ def test_the_command_history_lets_the_model_predict_a_robot_with_latency():
         model = tiny_model(command_history=history)
         rng = np.random.default_rng(0)
         optimizer = torch.optim.Adam(model.parameters(), lr=model.cfg.lr)
-        for _ in range(250):
+        for _ in range(1200):
             total, _ = model.loss(train.sample(16, 12, rng, history=history))
             optimizer.zero_grad()
             total.backward()
             optimizer.step()
         errors[history] = next_frame_error(model.eval(), held)
-    assert errors[4] < 0.8 * errors[0], errors
+    assert errors[4] < 0.6 * errors[0], errors

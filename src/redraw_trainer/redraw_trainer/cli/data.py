@@ -20,7 +20,8 @@ MODEL_HELP = "world model whose preprocessing and action scale the bag is read w
 
 def info(args: argparse.Namespace) -> list[str]:
     lines: list[str] = []
-    bags.bag_info(args.bag, bag_reading(args).read_options(*model_contract(args.model)), args.out, lines.append)
+    bags.bag_info(args.bag, bag_reading(args).read_options(*model_contract(args.model)), args.out, lines.append,
+                  args.meter)
     return lines
 
 
@@ -56,6 +57,8 @@ def register_bag(sub: argparse._SubParsersAction) -> None:
     p.add_argument("bag", help=BAG_HELP)
     p.add_argument("--out", default=None, help="folder for the stamp-gap histogram (default: no plot)")
     p.add_argument("--model", default=SMALL_MODEL, help=MODEL_HELP)
+    p.add_argument("--meter", default=None, metavar="POLICY.onnx",
+                   help="an exported policy: its reality-gap meter per episode (does the model predict this robot?)")
     bag_options(p)
     p.set_defaults(func=info)
     p = commands.add_parser("convert", help="bag -> dataset .npz (exits 2 with the reason if it would be empty)")

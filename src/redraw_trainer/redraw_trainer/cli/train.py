@@ -42,7 +42,7 @@ def train_policy(args: argparse.Namespace) -> list[str]:
 
 
 def export(args: argparse.Namespace) -> list[str]:
-    return workflows.export_run(args.policy, args.out)
+    return workflows.export_run(args.policy, args.out, args.gap_threshold, args.gap_reference, args.gap_transitions)
 
 
 def _bag_or_dataset(p: argparse.ArgumentParser, what: str) -> None:
@@ -113,4 +113,11 @@ def register_adaptation(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a policy checkpoint to ONNX (with a parity check)")
     p.add_argument("--policy", required=True, help="the policy's checkpoint .pt (from `redraw train-policy`)")
     p.add_argument("--out", required=True, help="ONNX file to write (parity-checked against torch)")
+    p.add_argument("--gap-threshold", type=float, default=None,
+                   help="reality-gap meter: WARN above this mean KL (nats/frame) instead of measuring one")
+    p.add_argument("--gap-reference", default="steering_reversed,trim=0.1",
+                   help="reality gap the threshold is measured with: halfway between the unadapted model's mean reading "
+                        "in the source simulator and under this gap ('none': no threshold; default %(default)s)")
+    p.add_argument("--gap-transitions", type=int, default=400,
+                   help="simulated steps per domain for that measurement (default %(default)s)")
     p.set_defaults(func=export)

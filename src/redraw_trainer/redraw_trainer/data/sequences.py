@@ -136,6 +136,10 @@ class SequenceData:
             cache[steps] = command_history(self.action, self.is_first, steps)
         return cache[steps]
 
+    def commands(self, steps: int) -> np.ndarray:
+        """The commands c_t a model with `steps` of command history reads per row: the history, or the action."""
+        return self.history(steps) if steps > 0 else self.action.astype(np.float32)
+
     def batch(self, rows: np.ndarray, device: str | torch.device = "cpu", history: int = 0) -> dict[str, torch.Tensor]:
         """Tensors for the (B, T) row indices, with `history` commands per row under "history"."""
         return {

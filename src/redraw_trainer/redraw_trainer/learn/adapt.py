@@ -167,16 +167,23 @@ def save_adapter(path: str | Path, result: AdaptResult, base_model: str | Path, 
     })
 
 
+ADAPTER_FIELDS = ("method", "weights", "config")
+
+
 def load_adapter(path: str | Path, model: WorldModel) -> tuple[nn.Module, dict[str, Any]]:
     """The adapted dynamics for `model` (which must be the adapter's base model)."""
-    data = load_checkpoint(path, "adapter", required=("method", "weights", "config"))
-    cfg = Config.from_dict(data["config"], source=str(path))
+    data = load_checkpoint(path, "adapter", required=ADAPTER_FIELDS)
+    return adapter_dynamics(data, model, str(path)), data
+
+
+def adapter_dynamics(record: dict[str, Any], model: WorldModel, source: str) -> nn.Module:
+    """An adapter's dynamics (its `ADAPTER_FIELDS`: from an adapter file, or as a policy file keeps it) on `model`."""
+    cfg = Config.from_dict(record["config"], source=source)
     if (cfg.model.groups, cfg.model.classes) != (model.cfg.groups, model.cfg.classes):
-        raise CheckpointError(f"{path}: field 'config.model' latent {cfg.model.groups}x{cfg.model.classes} does not "
+        raise CheckpointError(f"{source}: field 'config.model' latent {cfg.model.groups}x{cfg.model.classes} does not "
                               f"match the world model's {model.cfg.groups}x{model.cfg.classes}")
-    dynamics, _, _ = build_dynamics(model, data["method"], cfg.adapt)
-    target = dynamics.residual if data["method"] == "residual" else dynamics
-    if data["method"] != "none":
-        target.load_state_dict(data["weights"])
-    dynamics.to(module_device(model)).eval()
-    return dynamics, data
+    dynamics, _, _ = build_dynamics(model, record["method"], cfg.adapt)
+    target = dynamics.residual if record["method"] == "residual" else dynamics
+    if record["method"] != "none":
+        target.load_state_dict(record["weights"])
+    return dynamics.to(module_device(model)).eval()

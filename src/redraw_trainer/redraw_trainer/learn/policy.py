@@ -13,6 +13,7 @@ from torch import nn
 
 from redraw_trainer.core.config import Config
 from redraw_trainer.data.sequences import SequenceData
+from redraw_trainer.learn.adapt import ADAPTER_FIELDS
 from redraw_trainer.learn.export import export_onnx
 from redraw_trainer.learn.imagination import ActorCritic, train_actor_critic
 from redraw_trainer.model.frame_policy import save_policy
@@ -35,11 +36,19 @@ def train_policy(model: WorldModel, dynamics: nn.Module, starts: SequenceData, c
 
 def save_and_export(model: WorldModel, agent: ActorCritic, cfg: Config, out_dir: str | Path, name: str,
                     preprocess: dict[str, Any] | None, kinematics: dict[str, Any] | None,
-                    sample_images: np.ndarray | None = None, extra: dict[str, Any] | None = None) -> tuple[Path, float]:
-    """Write `<name>.pt` (torch policy) and `<name>.onnx` (robot policy); returns (onnx path, parity error)."""
+                    sample_images: np.ndarray | None = None, extra: dict[str, Any] | None = None,
+                    dynamics: nn.Module | None = None, adapter: dict[str, Any] | None = None) -> tuple[Path, float]:
+    """Write `<name>.pt` (torch policy) and `<name>.onnx` (robot policy); returns (onnx path, parity error).
+
+    `dynamics`: the prior the policy imagined in (default the model's own), carried by the ONNX file for the
+    reality-gap meter; `adapter`: its record (`learn.adapt.ADAPTER_FIELDS`), kept in the policy file so that
+    `redraw export` rebuilds the same dynamics."""
     out_dir = Path(out_dir)
-    save_policy(out_dir / f"{name}.pt", model, cfg, agent.actor, agent.cfg, extra={"preprocess": preprocess, **(extra or {})})
+    stored = {"preprocess": preprocess, **(extra or {})}
+    if adapter is not None:
+        stored["adapter"] = {k: adapter[k] for k in ADAPTER_FIELDS}
+    save_policy(out_dir / f"{name}.pt", model, cfg, agent.actor, agent.cfg, extra=stored)
     onnx_path = out_dir / f"{name}.onnx"
     diff = export_onnx(model, agent.actor, onnx_path, preprocess, kinematics, cfg.model.__dict__, sample_images,
-                       extra=extra)
+                       extra=extra, dynamics=model.dynamics if dynamics is None else dynamics)
     return onnx_path, diff

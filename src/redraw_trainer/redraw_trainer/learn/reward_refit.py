@@ -39,16 +39,16 @@ def reward_mismatch(ckpt: dict[str, Any], path: str | Path) -> str | None:
             f"{current}; imagined rewards will not match. Run `redraw refit-reward --model {path} --out ...`.")
 
 
-def predicted_rewards(model: WorldModel, cache: torch.Tensor, action: np.ndarray) -> np.ndarray:
-    """The reward head's prediction at the posterior modes of cached frames, given the commands into them."""
+def predicted_rewards(model: WorldModel, cache: torch.Tensor, commands: np.ndarray) -> np.ndarray:
+    """The reward head's prediction at the posterior modes of cached frames, given the commands c_t into them."""
     with torch.no_grad():
         z = mode_one_hot(cache)
-        return model.reward(z, torch.from_numpy(action).to(z.device)).cpu().numpy()
+        return model.reward(z, torch.from_numpy(commands).to(z.device)).cpu().numpy()
 
 
-def reward_error(model: WorldModel, cache: torch.Tensor, action: np.ndarray, reward: np.ndarray) -> float:
+def reward_error(model: WorldModel, cache: torch.Tensor, commands: np.ndarray, reward: np.ndarray) -> float:
     """Mean |predicted - labelled| reward over cached posteriors (posterior modes)."""
-    return float(np.abs(predicted_rewards(model, cache, action) - reward).mean())
+    return float(np.abs(predicted_rewards(model, cache, commands) - reward).mean())
 
 
 def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, seed: int = 0,
@@ -67,10 +67,11 @@ def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, s
     n_hold = max(1, int(len(data) * cfg.holdout_fraction))
     hold, train = order[:n_hold], order[n_hold:]
     rewards = torch.from_numpy(data.reward.astype(np.float32)).to(device)
-    actions = torch.from_numpy(data.action.astype(np.float32)).to(device)
+    commands = data.commands(model.cfg.command_history)
+    actions = torch.from_numpy(commands).to(device)
     generator = seeded_generator(seed, device)
     optimizer = torch.optim.Adam(model.reward_head.parameters(), lr=cfg.lr)
-    history = [{"step": 0, "refit/holdout_abs_error": reward_error(model, cache[hold], data.action[hold], data.reward[hold])}]
+    history = [{"step": 0, "refit/holdout_abs_error": reward_error(model, cache[hold], commands[hold], data.reward[hold])}]
     for step in tqdm(range(1, cfg.steps + 1), desc="reward head", disable=not progress, leave=False):
         rows = torch.from_numpy(rng.choice(train, cfg.batch_size)).to(device)
         z = sample_one_hot(cache[rows], generator)
@@ -80,7 +81,7 @@ def refit_reward_head(model: WorldModel, data: SequenceData, cfg: RefitConfig, s
         optimizer.step()
         if step % cfg.log_every == 0 or step == cfg.steps:
             history.append({"step": step, "refit/loss": loss.item(),
-                            "refit/holdout_abs_error": reward_error(model, cache[hold], data.action[hold], data.reward[hold])})
+                            "refit/holdout_abs_error": reward_error(model, cache[hold], commands[hold], data.reward[hold])})
     model.requires_grad_(False)
     return history
 

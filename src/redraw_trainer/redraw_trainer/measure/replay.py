@@ -11,6 +11,10 @@ every paired camera frame, compared with the recorded command. Readable at any l
 - `replay.mp4`: the worst episodes' frames with both commands drawn, at most `video_frames` frames
   (a frame stride when they are longer);
 - `summary.json`: agreement over all frames, the episode count and the worst episodes.
+
+A policy exported with its prior also reads the reality-gap meter (`redraw_policy.gap_meter`, fed the recorded
+commands) per frame: each episode's row gets its summary and `summary.json` the pooled mean against the file's
+threshold, as `redraw bag info --meter` prints it.
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ import numpy as np
 
 from redraw_logger.pairing import PairingConfig
 from redraw_perception import PreprocessError
+from redraw_policy.gap_meter import summarise
 from redraw_policy.runtime import OnnxPolicy, PolicyRunner
 from redraw_trainer.measure.clips import POLICY, RECORDED, Mp4Writer, draw_commands, fit_frame
 from redraw_trainer.data.bags import Bag, BagError, find_bags, read_pairs
 from redraw_trainer.measure.plots import command_scatter, episode_traces
+from redraw_trainer.measure.reality_gap import format_gaps, pooled, recorded_action
 
 MIN_RANKED_FRAMES = 10  # shorter episodes are ranked only when no episode is this long
 
@@ -45,6 +51,7 @@ class ReplayResult:
     episodes: int = 0
     worst: list[dict[str, Any]] | None = None
     scatter: Path | None = None
+    reality_gap: dict[str, Any] | None = None  # per episode and pooled, when the file carries the meter
 
 
 def _decode(jpeg: bytes) -> np.ndarray:
@@ -121,7 +128,7 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
                panels: int = 6, worst: int = 3, video_frames: int = 600) -> ReplayResult:
     """Run the policy over the bag's paired frames; write commands.png, worst_episodes.png, agreement.png,
     replay.mp4 (the `worst` episodes, at most `video_frames` frames) and summary.json under `out`."""
-    runner = PolicyRunner(OnnxPolicy(policy_path))
+    runner = PolicyRunner(OnnxPolicy(policy_path), meter_window=10**9)
     kin = runner.kinematics
     scale = (kin.v_max, kin.omega_max)
     bags = find_bags(Path(bag))
@@ -132,19 +139,20 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
     times, recorded, commanded, episode_ids, rejected = [], [], [], [], 0
     meta: list[dict[str, Any]] = []  # per episode (global index, in bag order): bag name, first stamp
     kept: dict[int, list[bytes]] = {}  # JPEGs of the episodes that may end up in the video (the worst so far)
+    gaps: dict[int, list[float]] = {}  # the meter's readings per episode
     for path in bags:
         pairs, _, _ = read_pairs(path, kin, pairing, camera_topic, command_topic)
         index_of: dict[int, int] = {}
         for pair in pairs:
-            if pair.first:
+            if pair.episode not in index_of:  # an episode starts: standing, the meter afresh
                 runner.reset()
             try:
-                command = runner.step_jpeg(pair.frame.payload)
+                command = runner.step_jpeg(pair.frame.payload, pair.frame.stamp / 1e9,
+                                           recorded_action(pair.command.v, pair.command.omega, kin))
             except PreprocessError:
                 rejected += 1
-                runner.sent_instead(pair.command.v, pair.command.omega, stepped=False)
+                runner.skipped(recorded_action(pair.command.v, pair.command.omega, kin))
                 continue
-            runner.sent_instead(pair.command.v, pair.command.omega)  # the model reads what the robot sent
             if pair.episode not in index_of:
                 index_of[pair.episode] = len(meta)
                 meta.append({"bag": _bag_name(Path(bag), path), "first_stamp_ns": int(pair.frame.stamp)})
@@ -153,6 +161,8 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
             recorded.append((pair.command.v, pair.command.omega))
             commanded.append((command.v, command.omega))
             kept.setdefault(index_of[pair.episode], []).append(pair.frame.payload)
+            if command.reality_gap is not None:
+                gaps.setdefault(index_of[pair.episode], []).append(command.reality_gap)
         del pairs
         if times:  # keep only the frames of the worst episodes so far: memory stays one bag's worth
             table = episode_table(np.array(times), np.array(recorded), np.array(commanded), np.array(episode_ids),
@@ -163,6 +173,9 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
         raise BagError(f"{bag}: no paired camera frame the policy could run on ({rejected} rejected)")
     t, rec, pol, ids = np.array(times), np.array(recorded), np.array(commanded), np.array(episode_ids)
     table = episode_table(t, rec, pol, ids, meta, scale)
+    if runner.meter:
+        for row in table:
+            row.update(summarise(gaps.get(row["episode"], [])))
     worst_rows = worst_episodes(table, worst)
     max_gap = 1.5 * pairing.max_step_s  # a line breaks wherever a step is missing (e.g. a rejected frame)
     name = f"{Path(policy_path).name} replayed on {Path(bag).name}"
@@ -201,9 +214,18 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
     worst_text = "; ".join(f"episode {r['episode']} ({r['bag']}, {r['frames']} frames) {r['disagreement']:.2f}"
                            for r in worst_rows)
     summary += f"\nmost disagreeing (0 = same command, 1 = full scale apart): {worst_text}"
+    reality_gap = None
+    if runner.meter:
+        threshold = runner.meter.contract.threshold
+        reality_gap = {**pooled(table), "threshold": threshold,
+                       "per_episode": [{k: row[k] for k in ("episode", "bag", "first_stamp_ns", "frames", "metered_frames",
+                                                         "gap_mean", "gap_median", "gap_p90")} for row in table]}
+        summary += "\n" + "\n".join(format_gaps(table, threshold))
+    else:
+        summary += "\nreality gap: not read (the file was exported without its prior)"
     (out / "summary.json").write_text(json.dumps({
         "frames": len(t), "rejected": rejected, "episodes": len(table), **scores,
         "worst_episodes": worst_rows,
         "video": {"frames": writer.frames, "stride": stride, "episodes": [r["episode"] for r in worst_rows]},
-        "summary": summary}, indent=2))
-    return ReplayResult(len(t), rejected, scores, plot, video, summary, len(table), worst_rows, scatter)
+        "reality_gap": reality_gap, "summary": summary}, indent=2))
+    return ReplayResult(len(t), rejected, scores, plot, video, summary, len(table), worst_rows, scatter, reality_gap)

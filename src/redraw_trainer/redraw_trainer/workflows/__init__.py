@@ -13,14 +13,15 @@ from redraw_trainer.core.config import Config, RefitConfig, apply_overrides, wit
 from redraw_trainer.core.devices import resolve_device
 from redraw_trainer.core.metrics_log import MetricsLog
 from redraw_trainer.data.reading import BagReading, load_dataset
-from redraw_trainer.learn.adapt import adapt, load_adapter, save_adapter
-from redraw_trainer.learn.export import export_onnx
+from redraw_trainer.learn.adapt import adapt, adapter_dynamics, load_adapter, save_adapter
+from redraw_trainer.learn.export import export_onnx, set_gap_threshold
 from redraw_trainer.learn.policy import save_and_export, train_policy
 from redraw_trainer.learn.pretrain import export_world_model, pretrain
 from redraw_trainer.learn.reward_refit import refit_reward
 from redraw_trainer.learn.train import CHECKPOINT_NAME
 from redraw_trainer.measure.evaluation import open_loop
 from redraw_trainer.measure.plots import image_strip, learning_curves
+from redraw_trainer.measure.reality_gap import REFERENCE_GAP, calibrate_threshold
 from redraw_trainer.measure.reward_check import format_reward_check, reward_check
 from redraw_trainer.measure.visual_gap import (aligned_from_args, format_visual_gap, read_bag_frames,
                                                read_real_frames, visual_gap)
@@ -81,20 +82,44 @@ def train_policy_run(model_path: str, residual: str | None, data_path: str, out:
         cfg.policy.updates = updates
     apply_overrides(cfg, overrides)
     model.to(resolve_device(cfg.device))
-    dynamics = load_adapter(residual, model)[0] if residual else model.dynamics
+    dynamics, adapter = (load_adapter(residual, model) if residual else
+                         (model.dynamics, {"method": "none", "weights": {}, "config": cfg.to_dict()}))  # zero-shot
     data = load_dataset(data_path, reading, checkpoint_preprocess(ckpt), action_scale(cfg))
     agent = train_policy(model, dynamics, data, cfg, Path(out).parent, Path(out).stem, progress)
     onnx_path, diff = save_and_export(model, agent, cfg, Path(out).parent, Path(out).stem, ckpt.get("preprocess"),
-                                      cfg.sim.kinematics.to_dict(), data.image[:32])
-    return [f"policy: {out}; ONNX: {onnx_path} (torch/onnxruntime max abs diff {diff:.2e})"]
+                                      cfg.sim.kinematics.to_dict(), data.image[:32], dynamics=dynamics, adapter=adapter)
+    return [f"policy: {out}; ONNX: {onnx_path} (torch/onnxruntime max abs diff {diff:.2e}; reality-gap meter "
+            "without a threshold: `redraw export` measures one)"]
 
 
-def export_run(policy_path: str, out: str) -> list[str]:
-    """`redraw export`: a policy checkpoint to the ONNX file the robot runs, parity-checked against torch."""
+def export_run(policy_path: str, out: str, gap_threshold: float | None = None, reference_gap: str = REFERENCE_GAP,
+               calibration_transitions: int = 400) -> list[str]:
+    """`redraw export`: a policy checkpoint to the ONNX file the robot runs, parity-checked against torch, with
+    the reality-gap meter (the dynamics the policy imagined in) and its warning threshold: `gap_threshold`, or
+    measured in the simulator under `reference_gap` ('none': no threshold, the meter reads but never warns)."""
     policy, data = load_policy(policy_path)
     kinematics = Config.from_dict(data["config"], source=policy_path).sim.kinematics.to_dict()
-    diff = export_onnx(policy.model, policy.actor, out, data.get("preprocess"), kinematics, data["config"]["model"])
-    return [f"exported {out}: torch vs onnxruntime max abs diff {diff:.2e}"]
+    lines = []
+    if data.get("adapter"):
+        dynamics = adapter_dynamics(data["adapter"], policy.model, policy_path)
+    else:
+        dynamics = policy.model.dynamics
+        lines.append(f"note: {policy_path} does not say which dynamics the policy imagined in (written before policy "
+                     "files kept them): the meter uses the model's own prior")
+    diff = export_onnx(policy.model, policy.actor, out, data.get("preprocess"), kinematics, data["config"]["model"],
+                       dynamics=dynamics)
+    lines.append(f"exported {out}: torch vs onnxruntime max abs diff {diff:.2e}")
+    if gap_threshold is not None:
+        set_gap_threshold(out, gap_threshold, {"rule": "given (redraw export --gap-threshold)"})
+        lines.append(f"reality-gap warning threshold {gap_threshold:.3f} (given)")
+    elif reference_gap != "none":
+        threshold, calibration = calibrate_threshold(policy.model, policy.actor, data.get("preprocess"), kinematics,
+                                                     reference_gap, calibration_transitions)
+        set_gap_threshold(out, threshold, calibration)
+        lines.append(f"reality-gap warning threshold {threshold:.3f}: halfway between the unadapted model's mean "
+                     f"reading in the source simulator ({calibration['source']['gap_mean']}) and under "
+                     f"'{reference_gap}' ({calibration['reference']['gap_mean']})")
+    return lines
 
 
 def reward_check_run(model_path: str, residual: str | None, gap: str, episodes: int, steps: int, seed: int,

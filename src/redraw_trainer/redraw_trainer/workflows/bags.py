@@ -18,7 +18,9 @@ from redraw_trainer.data.bag_convert import merge_reports, read_bag, require_row
 from redraw_trainer.data.bag_open import Bag, BagError, BagReport, list_bags, no_bag_here, one_bag
 from redraw_trainer.data.bag_topics import CAMERA_TYPES, COMMAND_TYPES, inspect_bag
 from redraw_trainer.data.sequences import SequenceData
+from redraw_policy.runtime import OnnxPolicy
 from redraw_trainer.measure.plots import stamp_gap_histogram
+from redraw_trainer.measure.reality_gap import episode_gaps, format_gaps
 
 Print = Callable[[str], None]
 
@@ -59,9 +61,11 @@ def print_topics(report: BagReport, out: Print = print) -> None:
         out(f"training needs a {role} topic ({' or '.join(types)}): " + (", ".join(found) if found else "MISSING"))
 
 
-def bag_info(path: str | Path, read_options: dict[str, Any], plots: str | Path | None = None, out: Print = print) -> int:
+def bag_info(path: str | Path, read_options: dict[str, Any], plots: str | Path | None = None, out: Print = print,
+             meter: str | Path | None = None) -> int:
     """`redraw bag info`: each bag the path holds, on its own. Exit 0 when a bag reads (damaged or not);
-    a path holding no readable bag raises BagError (exit 2)."""
+    a path holding no readable bag raises BagError (exit 2). `meter`: an exported policy whose reality-gap meter
+    reads every episode (does the model predict this robot?)."""
     bags = list_bags(path)
     if not bags:
         raise no_bag_here(path)
@@ -80,13 +84,14 @@ def bag_info(path: str | Path, read_options: dict[str, Any], plots: str | Path |
             continue
         readable += 1
         _info_one(bag, report, read_options, plots if len(bags) == 1 else (Path(plots) / bag.name if plots else None),
-                  out)
+                  out, meter)
     if not readable:
         raise BagError(f"{path}: none of its {len(bags)} bags can be read (see above)")
     return 0
 
 
-def _info_one(bag: Bag, report: BagReport, read_options: dict[str, Any], plots: str | Path | None, out: Print) -> None:
+def _info_one(bag: Bag, report: BagReport, read_options: dict[str, Any], plots: str | Path | None, out: Print,
+              meter: str | Path | None = None) -> None:
     print_topics(report, out)
     try:
         data, full = read_bag(bag, **read_options)
@@ -100,6 +105,13 @@ def _info_one(bag: Bag, report: BagReport, read_options: dict[str, Any], plots: 
         target = Path(plots) / "stamp_gaps.png"
         stamp_gap_histogram(full.step_gaps_s, target, title=str(bag.path))
         out(f"stamp-gap histogram: {target}")
+    if meter and len(data):
+        contract = OnnxPolicy(meter).meter
+        rows = episode_gaps(bag.path, meter, read_options["camera_topic"], read_options["command_topic"],
+                            read_options["pairing"], read_options["kinematics"])
+        out(f"reality-gap meter of {meter}, per episode (KL posterior || prior, nats/frame):")
+        for line in format_gaps(rows, contract.threshold if contract else None):
+            out(line)
 
 
 def bag_convert(paths: str | Path | list[str | Path], read_options: dict[str, Any], target: str | Path,
