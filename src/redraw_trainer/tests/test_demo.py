@@ -11,7 +11,7 @@ import matplotlib.image
 import pytest
 from PIL import Image
 
-from redraw_trainer.demo import METHODS, run_demo
+from redraw_trainer.demo import EXPERT, METHODS, run_demo
 from redraw_trainer.core.config import DemoConfig
 
 TINY = dict(transitions=300, episodes=2, episode_steps=15, oracle_steps=2, policy_updates=3, policy_batch=16,
@@ -28,15 +28,17 @@ def two_runs(tmp_path_factory):
 
 
 def numbers(results: dict) -> dict:
-    return {name: {key: entry[key] for key in ("returns", "lane_time", "distance", "open_loop_kl", "heldout_kl")}
+    return {name: {key: entry.get(key) for key in ("returns", "lane_time", "distance", "open_loop_kl", "heldout_kl")}
             for name, entry in results["methods"].items()}
 
 
 def test_every_method_is_evaluated_through_its_onnx_export(two_runs):
     out, outcome = two_runs[0]
     methods = outcome["results"]["methods"]
-    assert set(methods) == set(METHODS)
-    for name, entry in methods.items():
+    assert set(methods) == {*METHODS, EXPERT}  # the privileged expert: a reference row, no model
+    assert len(methods[EXPERT]["returns"]) == TINY["episodes"]
+    for name in METHODS:
+        entry = methods[name]
         assert len(entry["returns"]) == TINY["episodes"]
         assert entry["parity"][0] < 1e-4
         assert (out / "seed0" / f"{name}.onnx").is_file()
@@ -61,7 +63,7 @@ def test_the_report_is_written_with_real_pictures(two_runs):
         assert f"({picture})" in report
         image = matplotlib.image.imread(out / picture)
         assert image.shape[0] > 200 and image.shape[1] > 300 and image.std() > 0.01, picture
-    assert json.loads((out / "results.json").read_text())["methods"].keys() == set(METHODS)
+    assert json.loads((out / "results.json").read_text())["methods"].keys() == {*METHODS, EXPERT}
 
 
 def test_the_report_shows_a_clip_and_the_path_of_one_episode_per_method(two_runs):
