@@ -57,6 +57,10 @@ def main() -> None:
     print(f"latent {m.groups}x{m.classes}, prior MLP {m.hidden}, residual {adapt_cfg.residual_hidden}, batch "
           f"{adapt_cfg.batch_size}x{adapt_cfg.seq_len}, {args.steps} steps, {args.rows} rows per robot, "
           f"torch threads {torch.get_num_threads()}")
+    warm = copy.deepcopy(adapt_cfg)
+    warm.steps = 2  # first calls (vmap's tracing, allocator, thread pools) are not what a fleet waits for
+    adapt_fleet(model, {"warm": random_robot(200, m.image_size, 0)}, warm, progress=False)
+    adapt_one_at_a_time(model, {"warm": random_robot(200, m.image_size, 0)}, warm, progress=False)
     print(f"{'robots':>6}{'batched robots/min':>20}{'one at a time robots/min':>26}{'ratio':>8}{'max |dw|':>11}")
     for count in counts:
         robots = {f"robot_{k}": random_robot(args.rows, m.image_size, 100 + k) for k in range(count)}
