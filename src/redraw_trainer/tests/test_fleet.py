@@ -7,10 +7,12 @@ run must give each robot the residual `adapt()` gives it alone (same seeds, so t
 early-stopping choice), and no robot's data may move another's weights.
 
 Tolerance: the two runs differ only in float rounding (the robots fold into one batch of the frozen prior and one
-batched matmul per residual layer). Measured on this CPU with this file's robots: residual weights within
-2.0e-5 after 40 steps and 2.8e-5 after 300 (Adam at lr 1e-2), held-out KL within 1.3e-7 relative, the same step
-kept by early stopping; benchmarks/fleet_adapt.py prints the weight figure for the shipped model. The test allows
-2e-4 on weights and 1e-5 relative on held-out KL.
+batched matmul per residual layer). Measured on this CPU with this file's robots after 40 and 300 steps: the same
+step kept by early stopping, held-out one-step KL within 1.2e-7 relative, residual outputs within 1.0e-5 (of
+about 1.4), weights within 2.8e-5. Weights are the loosest figure: Adam turns a gradient that is at rounding level
+into a full lr-sized step, so a weight whose gradient is ~0 can drift by up to the learning rate per step (1.7e-3
+seen once on random frames); what the residual computes barely moves. Allowed: KL 1e-5 relative, outputs 1e-4,
+weights 1e-3.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from redraw_trainer.cli import main
 from redraw_trainer.data.robots import robot_names, robot_namespace, robot_paths
 from redraw_trainer.learn.adapt import adapt, load_adapter, save_adapter, teacher_forced_kl
 from redraw_trainer.learn.fleet import adapt_fleet, adapt_one_at_a_time, clip_grad_norm_per_robot
+from redraw_trainer.learn.posteriors import encode_posteriors
 from redraw_trainer.model.checkpoint import save_world_model
+from redraw_trainer.model.distributions import mode_one_hot
 from redraw_trainer.model.world_model import WorldModel
 
-WEIGHT_TOLERANCE = 2e-4
+WEIGHT_TOLERANCE = 1e-3
+OUTPUT_TOLERANCE = 1e-4
 KL_RELATIVE_TOLERANCE = 1e-5
 
 
@@ -62,6 +67,13 @@ def max_weight_diff(lhs: nn.Module, rhs: nn.Module) -> float:
     return max(float((a - b).abs().max()) for a, b in zip(lhs.state_dict().values(), rhs.state_dict().values()))
 
 
+@torch.no_grad()
+def residual_output_diff(model: WorldModel, lhs: nn.Module, rhs: nn.Module, data) -> float:
+    """max |delta_lhs(z, a) - delta_rhs(z, a)| over the data's frames (z: each frame's most likely latent)."""
+    z, action = mode_one_hot(encode_posteriors(model, data)), torch.from_numpy(data.action)
+    return float((lhs(z, action) - rhs(z, action)).abs().max())
+
+
 def test_the_batched_run_gives_each_robot_the_residual_it_gets_alone(model, robots, adapt_cfg, fleet):
     holdout = point_data(400, seed=21, reversed_action=True)
     for name, data in robots.items():
@@ -71,6 +83,7 @@ def test_the_batched_run_gives_each_robot_the_residual_it_gets_alone(model, robo
         assert batched.best_step == alone.best_step, name
         assert [r["step"] for r in batched.history] == [r["step"] for r in alone.history]
         assert max_weight_diff(batched.trainable, alone.trainable) < WEIGHT_TOLERANCE, name
+        assert residual_output_diff(model, batched.trainable, alone.trainable, holdout) < OUTPUT_TOLERANCE, name
         kl_batched, kl_alone = (teacher_forced_kl(model, r.dynamics, holdout) for r in (batched, alone))
         assert kl_batched == pytest.approx(kl_alone, rel=KL_RELATIVE_TOLERANCE), name
     unadapted = teacher_forced_kl(model, model.dynamics, holdout)
