@@ -9,8 +9,8 @@ stopping, each on that robot's own data. Only the arithmetic is shared: the resi
 (`torch.func.stack_module_state`) and `adapt.dynamics_kl_loss` is mapped over the robot axis with `torch.func.vmap`
 + `functional_call`, so one step is one pass through the frozen prior for every robot's windows (the robots fold
 into its batch) and one batched matmul per residual layer. vmap was chosen over hand-written grouped layers
-(`torch.baddbmm`) because it reuses the loss and `Residual` unchanged; on this CPU the two ran within ~5% of
-each other (benchmarks/fleet_adapt.py). Robot r's loss depends only on robot r's weights and windows, Adam is
+(`torch.baddbmm`) because it reuses the loss and `Residual` unchanged; on this CPU the two ran within 5-6% of
+each other per step at 4 and 16 robots (benchmarks/README.md). Robot r's loss depends only on robot r's weights and windows, Adam is
 elementwise and the gradient is clipped per robot, so one robot's data cannot move another's weights.
 """
 
