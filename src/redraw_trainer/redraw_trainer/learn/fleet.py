@@ -3,15 +3,16 @@
     results = adapt_fleet(model, {"robot_a": data_a, "robot_b": data_b}, cfg.adapt, seed=cfg.seed)
     save_adapter(out / "robot_a" / "residual.pt", results["robot_a"], model_path, cfg)   # `load_adapter` reads it
 
-Each robot's run is exactly `adapt(model, data, cfg, "residual", seed)` after `torch.manual_seed(seed)`: the same
-residual initialisation, validation episodes, window draws, posterior samples, Adam, gradient clipping and early
-stopping, each on that robot's own data. Only the arithmetic is shared: the residuals' weights are stacked
-(`torch.func.stack_module_state`) and `adapt.dynamics_kl_loss` is mapped over the robot axis with `torch.func.vmap`
-+ `functional_call`, so one step is one pass through the frozen prior for every robot's windows (the robots fold
-into its batch) and one batched matmul per residual layer. vmap was chosen over hand-written grouped layers
-(`torch.baddbmm`) because it reuses the loss and `Residual` unchanged; on this CPU the two ran within 5-6% of
-each other per step at 4 and 16 robots (benchmarks/README.md). Robot r's loss depends only on robot r's weights and windows, Adam is
-elementwise and the gradient is clipped per robot, so one robot's data cannot move another's weights.
+Each robot's run follows `adapt(model, data, cfg, "residual", seed)` after `torch.manual_seed(seed)` step for step:
+the same residual initialisation, validation episodes, window draws, posterior samples, Adam, gradient clipping and
+early stopping, each on that robot's own data; the results agree up to float rounding (tests/test_fleet.py says how
+far). Only the arithmetic is shared: the residuals' weights are stacked (`torch.func.stack_module_state`) and
+`adapt.dynamics_kl_loss` is mapped over the robot axis with `torch.func.vmap` + `functional_call`, so one step is one
+pass through the frozen prior for every robot's windows (the robots fold into its batch) and one batched matmul per
+residual layer. vmap was chosen over hand-written grouped layers (`torch.baddbmm`) because it reuses the loss and
+`Residual` unchanged; on this CPU the two ran within 5-6% of each other per step at 4 and 16 robots
+(benchmarks/README.md). Robot r's loss depends only on robot r's weights and windows, Adam is elementwise and the
+gradient is clipped per robot, so one robot's data cannot move another's weights (bit for bit).
 """
 
 from __future__ import annotations
