@@ -33,6 +33,7 @@ EXPECTED = {
                           rf"end to end \(stamp->command\)\s+{NUMBER}\s+{NUMBER}", r"target p99 <= 2\.5 ms: (met|NOT met)"],
     "seg_latency.py": [rf"SegNet onnxruntime \+ argmax\s+{NUMBER}\s+{NUMBER}", rf"HSV lane masks \(lane_masks\)\s+{NUMBER}\s+{NUMBER}",
                        r"onnxruntime vs torch max \|logit diff\| "],
+    "fleet_adapt.py": [rf"(?m)^\s+2\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}x\s+", r"one at a time robots/min"],
     "anchor/run.py": [rf"redraw \(DRAW\)\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}", r"world_model: \d+ frames per update",
                       r"imagination: \d+ imagined states per update"],
 }

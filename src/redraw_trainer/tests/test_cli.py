@@ -122,7 +122,8 @@ def test_a_bag_is_given_the_same_way_and_with_the_same_options_to_every_command_
                     ["bag", "info"], ["bag", "convert", "--out", "d.npz"], ["replay", "--policy", "p.onnx", "--out", "r"]):
         where = ["B"] if command[0] == "bag" else ["--bag", "B"]
         args = parser.parse_args(command + where + bag_options)
-        bag = args.bag[0] if command[:2] == ["bag", "convert"] else args.bag  # convert: one bag per path, several paths
+        # convert: one bag per path, several paths; adapt: --bag once per robot (one: the one-robot adapt as ever)
+        bag = args.bag[0] if command[:2] == ["bag", "convert"] or command[0] == "adapt" else args.bag
         assert (bag, args.frame_size, args.calibration, args.cache_dir, args.workers) == \
             ("B", "320x240", "robot.yaml", "cache", 1), command
     assert parser.parse_args(["train-policy", "--model", "m", "--out", "p", "--data", "d.npz"]).bag == "d.npz"  # old name

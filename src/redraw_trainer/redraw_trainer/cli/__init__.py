@@ -5,6 +5,8 @@ its options and one call into the library (`workflows.py`, `demo.py`).
     redraw bag info BAG                           what a recording holds and what training gets from it
     redraw adapt --model M.pt --bag BAG --out runs/robot/residual.pt
     redraw train-policy --model M.pt --residual runs/robot/residual.pt --bag BAG --out runs/robot/policy.pt
+    redraw adapt --model M.pt --fleet BAGS_BY_ROBOT --out runs/fleet   a residual per robot, in one batched run
+    redraw train-policy --fleet runs/fleet                    each robot's policy (ONNX metadata redraw.robot)
     redraw pretrain --preset small --out models/source_small.pt
 
 Presets and overrides: `--preset tiny|small|paper|masks` (repeatable) and `--set section.key=value`

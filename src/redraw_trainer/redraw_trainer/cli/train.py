@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from redraw_trainer import workflows
+from redraw_trainer.workflows import fleet
 from redraw_trainer.cli.options import add_fields, bag_options, bag_reading, config_from, config_options, override_options
 from redraw_trainer.core.config import AdaptConfig, DemoConfig, RefitConfig
 from redraw_trainer.core.paths import SMALL_MODEL
@@ -32,23 +33,32 @@ def train_world(args: argparse.Namespace) -> list[str]:
 
 
 def adapt(args: argparse.Namespace) -> list[str]:
-    return workflows.adapt_run(args.model, args.bag, args.method, args.out, bag_reading(args), args.steps, args.set,
+    bags = args.bag or []
+    if args.fleet or len(bags) != 1:  # a class of robots: one residual each, in one batched run
+        return fleet.adapt_fleet_run(args.model, bags, args.fleet, args.method, args.out, bag_reading(args), args.steps,
+                                     args.set, not args.quiet, args.one_at_a_time)
+    return workflows.adapt_run(args.model, bags[0], args.method, args.out, bag_reading(args), args.steps, args.set,
                                not args.quiet)
 
 
 def train_policy(args: argparse.Namespace) -> list[str]:
+    if args.fleet:
+        return fleet.train_policy_fleet_run(args.fleet, bag_reading(args), args.preset, args.updates, args.set,
+                                            not args.quiet)
+    if not (args.model and args.bag and args.out):
+        raise ValueError("give --model, --bag and --out (one robot), or --fleet DIR (the robots of `redraw adapt`)")
     return workflows.train_policy_run(args.model, args.residual, args.bag, args.out, bag_reading(args), args.preset,
-                                      args.updates, args.set, not args.quiet)
+                                      args.updates, args.set, not args.quiet, args.robot)
 
 
 def export(args: argparse.Namespace) -> list[str]:
     return workflows.export_run(args.policy, args.out, args.gap_threshold, args.gap_reference, args.gap_transitions)
 
 
-def _bag_or_dataset(p: argparse.ArgumentParser, what: str) -> None:
-    p.add_argument("--bag", "--data", dest="bag", required=True,
+def _bag_or_dataset(p: argparse.ArgumentParser, what: str, required: bool = True, repeat: str = "") -> None:
+    p.add_argument("--bag", "--data", dest="bag", required=required, action="append" if repeat else "store",
                    help=f"{what}: a bag (folder or file, any format `redraw bag info` reads) or a dataset .npz "
-                        "from `redraw bag convert` (--data: old name)")
+                        f"from `redraw bag convert` (--data: old name){repeat}")
     bag_options(p)
 
 
@@ -90,20 +100,29 @@ def register_adaptation(sub: argparse._SubParsersAction) -> None:
     """The robot side: adapt to target data, train the policy in imagination, export it."""
     p = sub.add_parser("adapt", help="adapt a world model's dynamics to target data (ReDRAW: a residual)")
     p.add_argument("--model", required=True, help="the pretrained world model whose dynamics to adapt (e.g. models/source_small.pt)")
-    _bag_or_dataset(p, "target data")
+    _bag_or_dataset(p, "target data", required=False, repeat="; once per robot for a class of robots: one residual "
+                    "each, in one batched run")
+    p.add_argument("--fleet", default=None, metavar="DIR", help="a class of robots: a folder with one sub-folder of "
+                   "bags per robot (named by the topics' vehicle namespace, else by the folder); with or without --bag")
+    p.add_argument("--one-at-a-time", action="store_true", help="several robots: adapt them one after another "
+                   "instead of batched (the reference the batched run matches; slower)")
     p.add_argument("--method", default="residual", choices=["residual", "finetune", "new_dynamics", "none"],
                    help="residual: ReDRAW (default); finetune the prior; train a new prior; none: unadapted")
-    p.add_argument("--out", required=True, help="adapter file to write (+ <name>_adapt.jsonl and TensorBoard beside it)")
+    p.add_argument("--out", required=True, help="adapter file to write (+ <name>_adapt.jsonl and TensorBoard beside "
+                   "it); several robots: a folder, DIR/<robot>/residual.pt and DIR/fleet.json")
     p.add_argument("--steps", type=int, default=DEMO.adapt_steps, help=f"adaptation updates (default {DEMO.adapt_steps}, "
                    f"as in every results table; the model's own config says {AdaptConfig.steps})")
     override_options(p)
     p.set_defaults(func=adapt)
 
     p = sub.add_parser("train-policy", help="train a policy in a (rectified) model's imagination and export it to ONNX")
-    p.add_argument("--model", required=True, help="the world model (the adapter's base model with --residual)")
+    p.add_argument("--model", default=None, help="the world model (the adapter's base model with --residual)")
     p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out` (any method)")
-    _bag_or_dataset(p, "start frames")
-    p.add_argument("--out", required=True, help="policy .pt path; the .onnx is written beside it")
+    _bag_or_dataset(p, "start frames", required=False)
+    p.add_argument("--out", default=None, help="policy .pt path; the .onnx is written beside it")
+    p.add_argument("--robot", default=None, help="the robot's name, kept in the policy and its ONNX (redraw.robot)")
+    p.add_argument("--fleet", default=None, metavar="DIR", help="instead of --model/--residual/--bag/--out: every "
+                   "robot of `redraw adapt`'s folder DIR, each policy as DIR/<robot>/policy.pt and .onnx")
     p.add_argument("--updates", type=int, default=DEMO.policy_updates,
                    help=f"actor-critic updates (default {DEMO.policy_updates}, as in every results table)")
     p.add_argument("--preset", default="small", help="actor-critic settings (policy.*) from this preset (default small)")

@@ -115,7 +115,7 @@ def adapt(
     if method == "none" or cfg.steps == 0:
         return result
     start = time.perf_counter()
-    data, validation = _validation_split(data, cfg.validation_fraction, seed)
+    data, validation = validation_split(data, cfg.validation_fraction, seed)
     cache = encode_posteriors(model, data)
     val_cache = encode_posteriors(model, validation) if validation is not None else None
     rng = np.random.default_rng(seed)
@@ -151,7 +151,7 @@ def adapt(
     return result
 
 
-def _validation_split(data: SequenceData, fraction: float, seed: int) -> tuple[SequenceData, SequenceData | None]:
+def validation_split(data: SequenceData, fraction: float, seed: int) -> tuple[SequenceData, SequenceData | None]:
     """Whole episodes set aside to choose when to stop (none if there are too few episodes to spare)."""
     if fraction <= 0 or data.num_episodes < 4:
         return data, None

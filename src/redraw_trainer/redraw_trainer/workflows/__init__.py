@@ -65,17 +65,25 @@ def adapt_run(model_path: str, data_path: str, method: str, out: str, reading: B
     result = adapt(model, train, cfg.adapt, method, seed=cfg.seed, progress=progress)
     scores = open_loop(model, result.dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon)
     save_adapter(out, result, model_path, cfg)
-    log = MetricsLog(Path(out).parent, f"{Path(out).stem}_adapt.jsonl")  # + TensorBoard scalars
-    for row in result.history:
+    curves = write_adapt_log(out, result.history)
+    return [f"{method}: held-out open-loop KL per horizon {scores['kl'].round(2).tolist()}",
+            f"adapter written to {out} (curves: {curves})"]
+
+
+def write_adapt_log(adapter: str | Path, history: list[dict[str, float]]) -> Path:
+    """An adaptation's curves beside its adapter file: `<name>_adapt.jsonl` and TensorBoard scalars."""
+    log = MetricsLog(Path(adapter).parent, f"{Path(adapter).stem}_adapt.jsonl")
+    for row in history:
         log.write(int(row["step"]), {k: v for k, v in row.items() if k != "step"})
     log.close()
-    return [f"{method}: held-out open-loop KL per horizon {scores['kl'].round(2).tolist()}",
-            f"adapter written to {out} (curves: {log.path})"]
+    return log.path
 
 
 def train_policy_run(model_path: str, residual: str | None, data_path: str, out: str, reading: BagReading,
-                     preset: str, updates: int | None, overrides: list[str], progress: bool) -> list[str]:
-    """`redraw train-policy`: actor-critic in the (adapted) model's imagination from the data's frames; export."""
+                     preset: str, updates: int | None, overrides: list[str], progress: bool,
+                     robot: str | None = None) -> list[str]:
+    """`redraw train-policy`: actor-critic in the (adapted) model's imagination from the data's frames; export.
+    `robot` names the robot the policy is for (kept in the checkpoint and as the ONNX file's `redraw.robot`)."""
     model, cfg, ckpt = load_world_model(model_path)
     with_preset_policy(cfg, preset)
     if updates is not None:
@@ -87,7 +95,8 @@ def train_policy_run(model_path: str, residual: str | None, data_path: str, out:
     data = load_dataset(data_path, reading, checkpoint_preprocess(ckpt), action_scale(cfg))
     agent = train_policy(model, dynamics, data, cfg, Path(out).parent, Path(out).stem, progress)
     onnx_path, diff = save_and_export(model, agent, cfg, Path(out).parent, Path(out).stem, ckpt.get("preprocess"),
-                                      cfg.sim.kinematics.to_dict(), data.image[:32], dynamics=dynamics, adapter=adapter)
+                                      cfg.sim.kinematics.to_dict(), data.image[:32],
+                                      extra={"robot": robot} if robot else None, dynamics=dynamics, adapter=adapter)
     return [f"policy: {out}; ONNX: {onnx_path} (torch/onnxruntime max abs diff {diff:.2e}; reality-gap meter "
             "without a threshold: `redraw export` measures one)"]
 
@@ -107,7 +116,7 @@ def export_run(policy_path: str, out: str, gap_threshold: float | None = None, r
         lines.append(f"note: {policy_path} does not say which dynamics the policy imagined in (written before policy "
                      "files kept them): the meter uses the model's own prior")
     diff = export_onnx(policy.model, policy.actor, out, data.get("preprocess"), kinematics, data["config"]["model"],
-                       dynamics=dynamics)
+                       extra={"robot": data["robot"]} if data.get("robot") else None, dynamics=dynamics)
     lines.append(f"exported {out}: torch vs onnxruntime max abs diff {diff:.2e}")
     if gap_threshold is not None:
         set_gap_threshold(out, gap_threshold, {"rule": "given (redraw export --gap-threshold)"})
