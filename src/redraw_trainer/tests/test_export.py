@@ -17,7 +17,7 @@ from redraw_trainer.model.world_model import WorldModel
 @pytest.fixture
 def model_and_actor():
     torch.manual_seed(0)
-    cfg = load_config(["tiny"], ["model.image_size=64"])
+    cfg = load_config(["tiny"], ["model.image_size=64", "model.command_history=4"])
     model = WorldModel(cfg.model).eval()
     actor = Actor(cfg.model.groups * cfg.model.classes, 2, PolicyConfig(hidden=32))
     return model, actor

@@ -34,7 +34,7 @@ MS = 1_000_000
 def tiny():
     """A tiny world model, an actor and a ReDRAW residual whose output is not zero (so it changes the prior)."""
     torch.manual_seed(0)
-    cfg = load_config(["tiny"], ["model.image_size=64"])
+    cfg = load_config(["tiny"], ["model.image_size=64", "model.command_history=4"])
     model = WorldModel(cfg.model).eval()
     actor = Actor(cfg.model.groups * cfg.model.classes, 2, PolicyConfig(hidden=32))
     dynamics = build_dynamics(model, "residual", cfg.adapt)[0].eval()

@@ -17,11 +17,27 @@ def tiny_model(**overrides) -> WorldModel:
 
 
 def test_loss_returns_named_finite_losses():
-    model = tiny_model()
+    model = tiny_model(command_history=4)
     batch = point_data(200, seed=0).sample(4, 12, np.random.default_rng(0), history=model.cfg.command_history)
     total, metrics = model.loss(batch)
     assert torch.isfinite(total)
-    assert {"loss/recon", "loss/reward", "loss/cont", "loss/dyn", "loss/rep", "kl/dynamics"} <= set(metrics)
+    assert {"loss/recon", "loss/reward", "loss/cont", "loss/dyn", "loss/rep", "loss/lane", "kl/dynamics"} <= set(metrics)
+    assert float(metrics["loss/lane"]) == 0.0  # the point task has no lane pose: nothing to fit
+
+
+def test_the_lane_head_learns_the_lane_pose_where_rows_have_one():
+    model = tiny_model(command_history=2)
+    batch = point_data(200, seed=0).sample(4, 12, np.random.default_rng(0), history=2)
+    batch["lane"][:, ::2] = torch.tensor([0.05, -0.2])  # half the rows know their pose
+    optimizer = torch.optim.Adam(model.lane_head.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        total, metrics = model.loss(batch)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        losses.append(float(metrics["loss/lane"]))
+    assert losses[-1] < 0.1 * losses[0]
 
 
 def test_straight_through_gradients_reach_the_encoder_through_the_decoder():
