@@ -167,15 +167,19 @@ class WorldModel(nn.Module):
         image = ((mean + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).movedim(-3, -1)
         return image.reshape(*lead, *image.shape[-3:])
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """DreamerV3 world-model loss on a (B, T) batch: image, action, reward, is_first, is_terminal."""
+    def loss(self, batch: dict[str, torch.Tensor], sample_uniform: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """DreamerV3 world-model loss on a (B, T) batch: image, action, reward, is_first, is_terminal.
+
+        `sample_uniform` (B, T, G, 1): the uniforms that draw the posterior samples, when the caller draws them
+        (so a batch split across ranks samples what one process would; `learn/train.py`); else torch's generator."""
         cfg = self.cfg
         image, action, is_first = batch["image"], batch["action"], batch["is_first"]
         batch_size, steps = image.shape[:2]
         assert image.shape == (batch_size, steps, cfg.image_size, cfg.image_size, 3), image.shape
         assert action.shape == (batch_size, steps, cfg.action_dim), action.shape
         post = self.posterior(image)
-        z = straight_through_sample(post)
+        z = straight_through_sample(post, uniform=sample_uniform)
         prior = scan_prior(self.dynamics, z, action, is_first, post[:, 0].exp().detach(), cfg.unimix)
         mask = dynamics_mask(is_first)
         dyn_kl = categorical_kl(post.detach(), prior)
