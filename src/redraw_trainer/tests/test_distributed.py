@@ -22,14 +22,14 @@ from redraw_trainer.core.config import Config, load_config
 from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.learn.train import rank_batch, train_world_model
 from redraw_trainer.model.checkpoint import load_checkpoint
+from redraw_trainer.model.world_model import dynamics_mask
 
 from conftest import point_data
 
 STEPS = 20
 # Measured (this CPU, 20 steps, 2 ranks x 8 sequences vs 1 x 16): the ranks' weights are bit-identical; against one
-# process the largest weight difference is 4.6e-7 and the logged losses agree to 1.1e-7 relative (float32
-# summation order: the all-reduce, and convolutions over 8 rather than 16 sequences). With episode starts inside
-# the windows (point episodes of 50 steps) it is 2.8e-3 and 9e-5: the KL terms' per-rank masked means.
+# process the largest weight difference is 2.4e-7 and the logged losses agree to 1.3e-7 relative (float32
+# summation order: the all-reduce, and convolutions over 8 rather than 16 sequences).
 WEIGHT_TOL = 1e-4
 LOSS_RTOL = 1e-4
 
@@ -41,13 +41,10 @@ def config(steps: int = STEPS) -> Config:
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory) -> Path:
-    """Point-task frames as one long episode, so every window predicts T-1 steps on each rank: the KL terms'
-    masked means then have equal counts on both ranks and average to the whole batch's (with episode starts
-    inside windows the counts differ by rank and the ranks' KL terms are weighted slightly differently)."""
-    data = point_data(1500, seed=0)
-    data.is_first[1:] = False
+    """Point-task episodes of 50 steps: a fifth of the 12-step windows cross an episode start, so the ranks'
+    parts of a batch hold different numbers of predicted steps."""
     path = tmp_path_factory.mktemp("data") / "point.npz"
-    data.save(path)
+    point_data(1500, seed=0).save(path)
     return path
 
 
@@ -105,7 +102,7 @@ def test_two_ranks_train_as_one_process_with_the_same_global_batch_and_resume_as
 def test_each_rank_takes_its_part_of_the_global_batch(data_file, monkeypatch):
     """The ranks' parts of a step's batch, side by side, are the batch one process draws (windows and uniforms)."""
     data, cfg = SequenceData.load(data_file), config()
-    whole, whole_uniform = rank_batch(data, cfg, np.random.default_rng(3), torch.device("cpu"))
+    whole, whole_uniform, whole_steps = rank_batch(data, cfg, np.random.default_rng(3), torch.device("cpu"))
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     parts = []
     for rank in (0, 1):
@@ -114,6 +111,7 @@ def test_each_rank_takes_its_part_of_the_global_batch(data_file, monkeypatch):
     for key in whole:
         assert torch.equal(torch.cat([parts[0][0][key], parts[1][0][key]]), whole[key]), key
     assert torch.equal(torch.cat([parts[0][1], parts[1][1]]), whole_uniform)
+    assert parts[0][2] == parts[1][2] == whole_steps / 2 == float(dynamics_mask(whole["is_first"]).sum()) / 2
     assert whole_uniform.shape == (16, cfg.train.seq_len, cfg.model.groups, 1)
     cfg.train.batch_size = 15
     with pytest.raises(ValueError, match="train.batch_size=15 is the global batch; it must split evenly over 2"):

@@ -70,7 +70,7 @@ def mean(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Scalar metrics averaged over the ranks (one all-reduce); as given in one process. Every rank must call it."""
     if world_size() == 1:
         return values
-    keys = sorted(values)
+    keys = list(values)  # the same order on every rank: the same code made the dict
     stacked = torch.stack([values[key].detach().float().reshape(()) for key in keys])
     dist.all_reduce(stacked)
     return dict(zip(keys, stacked / world_size()))

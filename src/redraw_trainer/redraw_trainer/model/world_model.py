@@ -89,8 +89,10 @@ def dynamics_mask(is_first: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, count: float | None = None) -> torch.Tensor:
+    """Mean of `values` where `mask` is 1; divided by `count` instead of the mask's sum when given."""
+    denominator = mask.sum().clamp(min=1.0) if count is None else max(float(count), 1.0)
+    return (values * mask).sum() / denominator
 
 
 REWARD_INPUTS = ("z", "z_action")
@@ -167,12 +169,14 @@ class WorldModel(nn.Module):
         image = ((mean + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).movedim(-3, -1)
         return image.reshape(*lead, *image.shape[-3:])
 
-    def loss(self, batch: dict[str, torch.Tensor], sample_uniform: torch.Tensor | None = None
-             ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def loss(self, batch: dict[str, torch.Tensor], sample_uniform: torch.Tensor | None = None,
+             predicted_steps: float | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """DreamerV3 world-model loss on a (B, T) batch: image, action, reward, is_first, is_terminal.
 
-        `sample_uniform` (B, T, G, 1): the uniforms that draw the posterior samples, when the caller draws them
-        (so a batch split across ranks samples what one process would; `learn/train.py`); else torch's generator."""
+        For a batch split across ranks (`learn/train.py`), so that the ranks' mean gradient is one process's on the
+        whole batch: `sample_uniform` (B, T, G, 1) the uniforms that draw the posterior samples (else torch's
+        generator draws them); `predicted_steps` what the KL sums are divided by, the whole batch's count of
+        predicted steps over the number of ranks (else this batch's count)."""
         cfg = self.cfg
         image, action, is_first = batch["image"], batch["action"], batch["is_first"]
         batch_size, steps = image.shape[:2]
@@ -194,8 +198,8 @@ class WorldModel(nn.Module):
             "cont": F.binary_cross_entropy_with_logits(
                 self.cont_head(flat_z).squeeze(-1), 1.0 - batch["is_terminal"].reshape(-1).float()
             ),
-            "dyn": masked_mean(dyn_kl.clamp(min=cfg.free_bits), mask),
-            "rep": masked_mean(rep_kl.clamp(min=cfg.free_bits), mask),
+            "dyn": masked_mean(dyn_kl.clamp(min=cfg.free_bits), mask, predicted_steps),
+            "rep": masked_mean(rep_kl.clamp(min=cfg.free_bits), mask, predicted_steps),
         }
         total = (
             cfg.recon_scale * losses["recon"]
@@ -206,6 +210,6 @@ class WorldModel(nn.Module):
         )
         metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
         metrics["loss/total"] = total.detach()
-        metrics["kl/dynamics"] = masked_mean(dyn_kl.detach(), mask)
+        metrics["kl/dynamics"] = masked_mean(dyn_kl.detach(), mask, predicted_steps)
         metrics["entropy/posterior"] = -(post.exp() * post).sum((-2, -1)).mean().detach()
         return total, metrics
