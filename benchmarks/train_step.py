@@ -63,7 +63,7 @@ def main() -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.model.lr)
 
     def world_model_update() -> None:
-        loss, _ = model.loss(data.sample(args.batch, args.seq_len, rng))
+        loss, _ = model.loss(data.sample(args.batch, args.seq_len, rng, history=cfg.model.command_history))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -81,7 +81,8 @@ def main() -> None:
             batch = windows_with_cache(data, cache, rows)
         else:
             with torch.no_grad():
-                post = model.posterior(torch.from_numpy(data.image[rows]))
+                history = data.history(cfg.model.command_history)[rows]
+                post = model.posterior(torch.from_numpy(data.image[rows]), torch.from_numpy(history))
             batch = {"post": post, "z": sample_one_hot(post), "action": torch.from_numpy(data.action[rows]),
                      "is_first": torch.from_numpy(data.is_first[rows])}
         loss, _ = dynamics_kl_loss(model, dynamics, batch)

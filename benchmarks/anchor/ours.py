@@ -28,6 +28,7 @@ def config_for(sizes: dict):
         f"model.classes={m['classes']}", f"model.hidden={m['hidden']}", f"model.head_layers={m['head_layers']}",
         f"model.action_dim={m['action_dim']}", f"policy.hidden={m['hidden']}", f"policy.layers={m['policy_layers']}",
         f"policy.horizon={m['horizon']}", f"train.batch_size={m['batch']}", f"train.seq_len={m['seq_len']}",
+        "model.command_history=0", "model.lane_scale=0",  # the anchor's model reads one frame and has no lane head
     ])
 
 

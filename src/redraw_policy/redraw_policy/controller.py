@@ -102,6 +102,8 @@ class PolicyController:
         return "OK", "driving"
 
     def _zero(self, error: str, now: float) -> DriveCommand:
+        if self.runner is not None:
+            self.runner.reset()  # the wheels stop: the commands the model reads next say the robot stands
         self.zero_commands += 1
         self.last_error, self.last_error_time = error, now
         return zero_command(error)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from redraw_perception import ContractError, PreprocessConfig, Preprocessor
-from redraw_policy.kinematics import KinematicsConfig, action_to_twist, twist_to_wheels
+from redraw_policy.history import CommandHistory
+from redraw_policy.kinematics import KinematicsConfig, action_to_twist, twist_to_action, twist_to_wheels
 
 REQUIRED_METADATA = ("redraw.preprocess", "redraw.action")
 
@@ -57,16 +58,26 @@ class OnnxPolicy:
 
     def _check_io(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape[1:]) != list(self.preprocess.out_shape):
-            got = [(i.name, i.type, i.shape) for i in inputs]
-            raise ContractError(f"{self.path}: input is {got}, expected one uint8 tensor [N, {', '.join(map(str, self.preprocess.out_shape))}]")
+        image_shape = ", ".join(map(str, self.preprocess.out_shape))
+        expected = f"a uint8 image [N, {image_shape}], then optionally a float32 command history [N, k*2]"
+        got = [(i.name, i.type, i.shape) for i in inputs]
+        if not 1 <= len(inputs) <= 2 or inputs[0].type != "tensor(uint8)" or list(inputs[0].shape[1:]) != list(self.preprocess.out_shape):
+            raise ContractError(f"{self.path}: inputs are {got}, expected {expected}")
+        history_dim = inputs[1].shape[-1] if len(inputs) == 2 else 0
+        if len(inputs) == 2 and (inputs[1].type != "tensor(float)" or not isinstance(history_dim, int) or history_dim % 2):
+            raise ContractError(f"{self.path}: inputs are {got}, expected {expected}")
         if len(outputs) != 1 or outputs[0].shape[-1] != 2:
             raise ContractError(f"{self.path}: output is {[(o.name, o.shape) for o in outputs]}, expected [N, 2] actions")
         self.input_name, self.output_name = inputs[0].name, outputs[0].name
+        self.history_name = inputs[1].name if len(inputs) == 2 else None
+        self.history_steps = history_dim // 2  # commands the model reads beside the frame (0: the frame alone)
 
-    def act_preprocessed(self, image: np.ndarray) -> np.ndarray:
-        """(S, S, 3) uint8 model input -> raw action (2,) float32 (unchecked)."""
-        return self.session.run([self.output_name], {self.input_name: image[None]})[0][0]
+    def act_preprocessed(self, image: np.ndarray, history: np.ndarray | None = None) -> np.ndarray:
+        """(S, S, 3) uint8 model input [+ (k*2,) commands sent, newest first] -> raw action (2,) float32 (unchecked)."""
+        feed = {self.input_name: image[None]}
+        if self.history_name is not None:
+            feed[self.history_name] = np.zeros((1, 2 * self.history_steps), np.float32) if history is None else history[None]
+        return self.session.run([self.output_name], feed)[0][0]
 
 
 @dataclass
@@ -95,6 +106,17 @@ class PolicyRunner:
             stored = policy.kinematics or {}
             kinematics = KinematicsConfig(**{k: v for k, v in stored.items() if k in KinematicsConfig.__dataclass_fields__})
         self.kinematics = kinematics
+        self.sent = CommandHistory(policy.history_steps)  # what the model reads beside each frame
+
+    def reset(self) -> None:
+        """The robot stands (start, or after the wheels were stopped): no command is in flight."""
+        self.sent.reset()
+
+    def sent_instead(self, v: float, omega: float, stepped: bool = True) -> None:
+        """The command actually sent for the last frame was (v, omega), not the policy's (replaying a bag: the
+        model reads what the robot did); `stepped=False`: the policy did not run on that frame (rejected)."""
+        action = twist_to_action(v, omega, self.kinematics)
+        self.sent.replace_newest(action) if stepped else self.sent.push(action)
 
     def step_jpeg(self, data: bytes | memoryview) -> DriveCommand:
         """Raises redraw_perception.PreprocessError for a bad frame (the caller stops the wheels)."""
@@ -107,14 +129,16 @@ class PolicyRunner:
 
     def step_image(self, image: np.ndarray) -> DriveCommand:
         t0 = time.perf_counter()
-        action = self.policy.act_preprocessed(image)
+        action = self.policy.act_preprocessed(image, self.sent.before_next())
         inference_ms = (time.perf_counter() - t0) * 1e3
         if action.shape != (2,) or not np.all(np.isfinite(action)):
             command = zero_command(f"model output {action.tolist()} is not a finite 2-vector; wheels stopped")
             command.timings_ms["inference"] = inference_ms
+            self.sent.push(command.action)
             return command
         action = np.clip(action, -1.0, 1.0).astype(np.float32)
         v, omega = action_to_twist(action, self.kinematics)
         command = DriveCommand(action, v, omega, twist_to_wheels(v, omega, self.kinematics), ok=True)
         command.timings_ms["inference"] = inference_ms
+        self.sent.push(action)
         return command

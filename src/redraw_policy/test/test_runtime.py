@@ -53,7 +53,7 @@ def test_model_without_metadata_is_refused(tmp_path):
 def test_model_with_a_wrong_input_size_is_refused(tmp_path):
     model = make_onnx_policy(tmp_path / "wrong.onnx", preprocess=PreprocessConfig(out_width=32, out_height=32),
                              metadata={"redraw.preprocess": PreprocessConfig().to_dict()})
-    with pytest.raises(ContractError, match="wrong.onnx: input is .* expected one uint8 tensor \\[N, 64, 64, 3\\]"):
+    with pytest.raises(ContractError, match="wrong.onnx: inputs are .* expected a uint8 image \\[N, 64, 64, 3\\]"):
         OnnxPolicy(model)
 
 

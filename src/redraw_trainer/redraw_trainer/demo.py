@@ -5,12 +5,15 @@
    would (lane following that knows the robot, with swerves and corrections, mixed with exploratory
    driving) and record it as rosbag2, exactly as the robot's logger would;
 3. read the bag through the bag reader (the robot data path) and hold out whole episodes at random;
-4. adapt the dynamics: ReDRAW residual, finetune, new dynamics (and none = zero-shot); an oracle
-   world model is trained on the same target transitions *with* the simulator's reward labels (which
-   no other method sees), as the ceiling; score every model on the same held-out episodes;
+4. adapt the dynamics: ReDRAW residual, finetune (with early stopping, and as the paper ran it: same budget,
+   none), new dynamics (and none = zero-shot); an oracle keeps the frozen encoder and trains dynamics, reward
+   and continue heads on the same target transitions *with* the simulator's reward labels (which no other
+   method sees), as the ceiling; score every model on the same held-out episodes;
 5. train a policy in each model's imagination (rewards from the frozen sim reward head);
 6. export each to ONNX and evaluate it through the robot runtime (JPEG -> preprocessing -> onnxruntime
    -> kinematics) in the target simulator;
+   The privileged expert (the lane PD reading the true lane pose, the gap undone where it can be) is a
+   reference row from the same starts;
 7. print the results table and write a report folder (markdown, curves, bars, imagined-vs-real strip, and per
    method a clip of one evaluation episode: camera view with the commands, top-down path).
 """
@@ -21,7 +24,7 @@ import json
 import multiprocessing as mp
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,7 @@ from redraw_trainer.core.config import DemoConfig, apply_overrides, load_config,
 from redraw_trainer.data.bags import read_bag
 from redraw_trainer.data.sim_to_bag import LABELS_TOPIC, collect_bag, split_summary
 from redraw_trainer.core.devices import resolve_device
-from redraw_trainer.measure.evaluation import imagined_strip, open_loop
+from redraw_trainer.measure.evaluation import evaluate_expert, imagined_strip, open_loop
 from redraw_trainer.core.metrics_log import read_metrics
 from redraw_trainer.core.paths import PAPER_MODEL, SMALL_MODEL
 from redraw_trainer.learn.policy import save_and_export, train_policy
@@ -47,9 +50,12 @@ from redraw_trainer.core.seeding import seed_everything
 from redraw_trainer.model.checkpoint import checkpoint_preprocess, load_world_model
 from redraw_trainer.measure.visual_gap import camera_path_check
 
-# The policies compared: one per adaptation method (zero-shot = the simulator's dynamics), then the oracle.
-ADAPT_METHOD = {"zero_shot": "none", **{m: m for m in ADAPT_METHODS if m != "none"}}
+# The policies compared: one per adaptation method (zero-shot = the simulator's dynamics), finetuning also as the
+# paper ran it (the same budget, no early stopping), then the oracle; the privileged expert is a reference row.
+ADAPT_METHOD = {"zero_shot": "none", **{m: m for m in ADAPT_METHODS if m != "none"}, "finetune_paper": "finetune"}
+NO_EARLY_STOPPING = ("finetune_paper",)
 METHODS = (*ADAPT_METHOD, "oracle")
+EXPERT = "expert"
 
 
 PAPER_PRETRAIN = "redraw pretrain --preset paper --out models/source_paper.pt"
@@ -72,6 +78,8 @@ def check_paper_model(path: str) -> None:
 def _eval_worker(args: tuple[str, str, str, int, int, int, str | None, str]) -> dict[str, Any]:
     name, onnx_path, gap, episodes, episode_steps, seed, clip, title = args
     torch.set_num_threads(1)
+    if name == EXPERT:
+        return {"name": name, **evaluate_expert(gap, episodes, episode_steps, seed)}
     result = evaluate_onnx(onnx_path, gap, episodes, episode_steps, seed, record=clip is not None)
     if "episode" in result:  # one watched episode: camera clip + top-down path
         e = result.pop("episode")
@@ -114,9 +122,9 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     labelled, report = read_bag(bag_dir, preprocess, kinematics, workers=demo.workers, labels_topic=LABELS_TOPIC)
     train_eps, held_eps = labelled.split_episodes(cfg.adapt.holdout_fraction, seed=demo.seed)
     train_labelled = labelled.take_episodes(train_eps)
-    train, holdout = train_labelled.reward_free(), labelled.take_episodes(held_eps).reward_free()  # all but the oracle
+    train, holdout = train_labelled.reward_free(), labelled.take_episodes(held_eps).reward_free()  # all but the oracle's
     split = split_summary(labelled, report.episode_stamps, bag_dir, train_eps, held_eps)
-    holdout_posteriors = encode_posteriors(model, holdout)  # one frozen encoder for every method but the oracle
+    holdout_posteriors = encode_posteriors(model, holdout)  # one frozen encoder for every method
     lap("read bag", t0)
     t0 = time.perf_counter()
     camera_check = camera_path_check(model, preprocess, demo.camera_check_frames, seed=demo.seed)
@@ -139,16 +147,17 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             t0 = time.perf_counter()
             seed_everything(cfg.seed)  # every method starts from the same random state: runs reproduce
             if name == "oracle":
-                policy_model = oracle_model(model_path, train_labelled, cfg, demo.oracle_steps, seed_dir, progress)
+                policy_model = oracle_model(model, train_labelled, cfg, demo.oracle_steps, cfg.seed, progress)
                 dynamics = policy_model.dynamics
             else:
                 policy_model = model
-                result = adapt(model, train, cfg.adapt, ADAPT_METHOD[name], seed=cfg.seed, progress=progress)
+                adapt_cfg = replace(cfg.adapt, validation_fraction=0.0) if name in NO_EARLY_STOPPING else cfg.adapt
+                result = adapt(model, train, adapt_cfg, ADAPT_METHOD[name], seed=cfg.seed, progress=progress)
                 dynamics = result.dynamics
                 curves[name] = result.history
                 if name in ("zero_shot", "residual"):
                     dynamics_for_strip[{"zero_shot": "unadapted", "residual": "ReDRAW"}[name]] = dynamics
-            cache = encode_posteriors(policy_model, holdout) if name == "oracle" else holdout_posteriors
+            cache = holdout_posteriors  # one frozen encoder for every method, the oracle's too
             scores = open_loop(policy_model, dynamics, holdout, cfg.adapt.eval_context, cfg.adapt.eval_horizon,
                                seed=cfg.seed, cache=cache)
             one_step = teacher_forced_kl(policy_model, dynamics, holdout, cfg.adapt.seq_len, seed=cfg.seed, cache=cache)
@@ -159,8 +168,7 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
             onnx_path, diff = save_and_export(policy_model, agent, cfg, seed_dir, name, preprocess.to_dict(),
                                               asdict(kinematics), train.image[:32], extra={"method": name, "gap": demo.gap})
             entry = results["methods"].setdefault(name, {"open_loop_kl": [], "latent_accuracy": [], "heldout_kl": [],
-                                                         "parity": [], "reward_check": [],
-                                                         "own_latent_space": name == "oracle"})
+                                                         "parity": [], "reward_check": []})
             entry["reward_check"].append(separation)
             entry["open_loop_kl"].append(scores["kl"].tolist())
             entry["latent_accuracy"].append(scores["accuracy"].tolist())
@@ -174,14 +182,17 @@ def run_demo(demo: DemoConfig, overrides: list[str] = (), progress: bool = True)
     jobs = [(name, path, demo.gap, demo.episodes, demo.episode_steps, demo.seed,
              str(out / "clips" / name) if first[name] == i else None, LABELS.get(name, name))
             for i, (name, path) in enumerate(exports)]
+    results["methods"][EXPERT] = {}  # the privileged reference, from the starts every policy meets (deterministic)
+    jobs.append((EXPERT, "", demo.gap, demo.episodes, demo.episode_steps, demo.seed, None, LABELS[EXPERT]))
     with ProcessPoolExecutor(demo.workers, mp_context=mp.get_context("spawn")) as pool:
         evaluations = list(pool.map(_eval_worker, jobs))
     lap("evaluate ONNX policies in the target simulator", t0)
     for evaluation in evaluations:
         entry = results["methods"][evaluation["name"]]
-        entry.setdefault("returns", []).extend(evaluation["returns"])
-        entry.setdefault("lane_time", []).extend(evaluation["lane_time"])
-        entry.setdefault("distance", []).extend(evaluation["distance"])
+        repeat = demo.seeds if evaluation["name"] == EXPERT else 1  # one row per (seed, start), as every method
+        entry.setdefault("returns", []).extend(evaluation["returns"] * repeat)
+        entry.setdefault("lane_time", []).extend(evaluation["lane_time"] * repeat)
+        entry.setdefault("distance", []).extend(evaluation["distance"] * repeat)
         if "clip" in evaluation:  # the first evaluation episode of the first seed, watched (report.md shows it)
             clip = {k: str(Path(v).relative_to(out)) for k, v in evaluation["clip"].items()}
             results.setdefault("clips", {})[evaluation["name"]] = {

@@ -41,10 +41,13 @@ def config(steps: int = STEPS) -> Config:
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory) -> Path:
-    """Point-task episodes of 50 steps: a fifth of the 12-step windows cross an episode start, so the ranks'
-    parts of a batch hold different numbers of predicted steps."""
+    """Point-task episodes of 50 steps (a fifth of the 12-step windows cross an episode start) with a lane pose
+    known on the first 700 rows only (as simulator rows beside robot rows): the ranks' parts of a batch hold
+    different numbers of predicted steps and of lane targets, and a part may have none of the latter."""
+    data = point_data(1500, seed=0)
+    data.lane[:700] = np.random.default_rng(0).normal(0.0, 0.1, (700, 2))
     path = tmp_path_factory.mktemp("data") / "point.npz"
-    point_data(1500, seed=0).save(path)
+    data.save(path)
     return path
 
 
@@ -100,19 +103,21 @@ def test_two_ranks_train_as_one_process_with_the_same_global_batch_and_resume_as
 
 
 def test_each_rank_takes_its_part_of_the_global_batch(data_file, monkeypatch):
-    """The ranks' parts of a step's batch, side by side, are the batch one process draws (windows and uniforms)."""
+    """The ranks' parts of a step's batch, interleaved, are the batch one process draws (windows and uniforms)."""
     data, cfg = SequenceData.load(data_file), config()
-    whole, whole_uniform, whole_steps = rank_batch(data, cfg, np.random.default_rng(3), torch.device("cpu"))
+    whole, whole_uniform, whole_counts = rank_batch(data, cfg, np.random.default_rng(3), torch.device("cpu"))
     monkeypatch.setattr(distributed, "world_size", lambda: 2)
     parts = []
     for rank in (0, 1):
         monkeypatch.setattr(distributed, "rank", lambda rank=rank: rank)
         parts.append(rank_batch(data, cfg, np.random.default_rng(3), torch.device("cpu")))
-    for key in whole:
-        assert torch.equal(torch.cat([parts[0][0][key], parts[1][0][key]]), whole[key]), key
-    assert torch.equal(torch.cat([parts[0][1], parts[1][1]]), whole_uniform)
-    assert parts[0][2] == parts[1][2] == whole_steps / 2 == float(dynamics_mask(whole["is_first"]).sum()) / 2
+    for rank, (batch, uniform, counts) in enumerate(parts):
+        for key in whole:
+            assert torch.equal(batch[key], whole[key][rank::2]), key
+        assert torch.equal(uniform, whole_uniform[rank::2])
+        assert counts == {key: value / 2 for key, value in whole_counts.items()}
     assert whole_uniform.shape == (16, cfg.train.seq_len, cfg.model.groups, 1)
+    assert whole_counts["predicted"] == float(dynamics_mask(whole["is_first"]).sum())
     cfg.train.batch_size = 15
     with pytest.raises(ValueError, match="train.batch_size=15 is the global batch; it must split evenly over 2"):
         rank_batch(data, cfg, np.random.default_rng(3), torch.device("cpu"))

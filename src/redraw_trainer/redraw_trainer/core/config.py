@@ -35,6 +35,11 @@ class ModelConfig:
     # yellow/white/red marking masks that look alike in the simulator and on the robot (experiments/visual-gap/)
     observation: str = "rgb"
     action_dim: int = 2
+    # Commands the model reads: the last k sent (the one that led into the frame first). The prior, the residual
+    # and the reward head read them beside z (a latency of up to k-1 steps is in their input), the posterior
+    # beside the frame (z carries speed); 0 = the last command alone, the posterior the frame alone (models
+    # written before this option). The robot knows what it sent; a bag has it in its command topic.
+    command_history: int = 4
     cnn_depth: int = 16
     groups: int = 32  # number of categoricals in z
     classes: int = 16  # classes per categorical
@@ -43,10 +48,14 @@ class ModelConfig:
     head_layers: int = 1
     unimix: float = 0.01
     reward_bins: int = 255
-    # What the reward head reads: "z_action" = the frame's latent and the command that led into it (the robot
-    # knows its last command; one frame cannot show speed, and progress along the lane is most of the reward);
-    # "z" = the latent alone (models written before this option).
+    # What the reward head reads: "z_action" = the latent and the commands that led into the frame (one frame
+    # cannot show speed, and progress along the lane is most of the reward); "z" = the latent alone (models
+    # written before this option).
     reward_inputs: str = "z_action"
+    # Auxiliary head: z must predict the simulator's privileged lane pose (lateral offset, heading) where the
+    # data has it, so the latent encodes where the robot is on the road (the reward and continue heads read it).
+    # Robot data has no lane pose and trains nothing here. 0 = no lane head (models written before it).
+    lane_scale: float = 1.0
     recon_scale: float = 1.0
     reward_scale: float = 1.0
     cont_scale: float = 1.0
@@ -66,6 +75,9 @@ class TrainConfig:
     steps: int = 5000
     log_every: int = 50
     checkpoint_every: int = 250
+    # Share of each batch's windows that end on a terminal frame (leaving the road), so the reward and continue
+    # heads see failure in every batch rather than in ~1% of rows; 0 = uniform windows.
+    terminal_fraction: float = 0.25
 
 
 @dataclass
@@ -220,8 +232,9 @@ class Config:
         """A config written to a checkpoint; keys a newer version added take the value older models had."""
         cfg = cls()
         model = data.get("model")
-        if isinstance(model, dict) and "reward_inputs" not in model:
-            data = {**data, "model": {**model, "reward_inputs": "z"}}  # reward heads before it read z alone
+        if isinstance(model, dict):  # keys a model written before them lacks: the behaviour it had
+            older = {"reward_inputs": "z", "command_history": 0, "lane_scale": 0.0}
+            data = {**data, "model": {**{k: v for k, v in older.items() if k not in model}, **model}}
         _merge(cfg, data, source)
         return cfg
 

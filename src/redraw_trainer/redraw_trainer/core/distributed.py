@@ -89,10 +89,12 @@ class _Loss(nn.Module):
 
 def data_parallel_loss(model: nn.Module, device: torch.device) -> Callable[..., Any]:
     """`model.loss`, whose backward averages the gradients over the ranks (DistributedDataParallel) when there
-    are several; in one process `model.loss` itself. DDP starts every rank from rank 0's weights."""
+    are several; in one process `model.loss` itself. DDP starts every rank from rank 0's weights. A head a rank's
+    part of the batch gives nothing to (the lane head without a known lane pose) is allowed: it counts as zero."""
     if world_size() == 1:
         return model.loss
-    return DistributedDataParallel(_Loss(model), device_ids=[device] if device.type == "cuda" else None)
+    return DistributedDataParallel(_Loss(model), device_ids=[device] if device.type == "cuda" else None,
+                                   find_unused_parameters=True)
 
 
 @contextmanager

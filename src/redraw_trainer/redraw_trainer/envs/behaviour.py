@@ -20,7 +20,7 @@ def _options(spec: str) -> tuple[str, dict[str, float]]:
 
 
 def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator, gap: Any = None) -> Policy:
-    """random | pid[:noise=S,kp=..,ka=..,forward=..] | operator[:noise=S,swerve=P] | smooth[:sigma=S]
+    """random | pid[:noise=S,kp=..,ka=..,forward=..] | operator[:noise=S,swerve=P] | expert | smooth[:sigma=S]
     | torch:CKPT[@stochastic] | onnx:MODEL. `gap` (a RealityGap) is what an operator knows about the robot."""
     if spec.startswith("torch:"):
         from redraw_trainer.model.frame_policy import load_policy
@@ -28,10 +28,15 @@ def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator, gap: Any =
         path, _, mode = spec[len("torch:"):].partition("@")
         return load_policy(path, stochastic=mode == "stochastic", seed=int(rng.integers(1 << 31)))[0]
     if spec.startswith("onnx:"):
-        from redraw_policy.runtime import OnnxPolicy
+        from redraw_policy.runtime import OnnxPolicy, PolicyRunner
 
-        runner = OnnxPolicy(spec[len("onnx:"):])
-        return lambda obs, info: runner.act_preprocessed(obs)
+        runner = PolicyRunner(OnnxPolicy(spec[len("onnx:"):]))  # keeps the commands it sent, as on the robot
+
+        def onnx_policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+            return runner.step_image(obs).action
+
+        onnx_policy.reset = runner.reset
+        return onnx_policy
     name, options = _options(spec)
     if name == "random":
         return random_policy(env.action_space, rng)
@@ -41,9 +46,30 @@ def make_behaviour(spec: str, env: gym.Env, rng: np.random.Generator, gap: Any =
         return lane_pid_policy(rng=rng, **options)
     if name == "smooth":
         return smooth_random_policy(rng, **options)
+    if name == "expert":
+        return expert_policy(gap)
     if name == "operator":
         return operator_policy(rng, steering_reversed=bool(getattr(gap, "steering_reversed", False)), **options)
     raise ValueError(f"behaviour '{spec}': unknown policy '{name}' (random, pid, operator, smooth)")
+
+
+def expert_policy(gap: Any = None) -> Policy:
+    """The privileged reference: the simulator's lane-pose PD (it reads the true lane pose, which no camera
+    policy can) with what can be undone of the gap undone: reversed steering flipped back, a motor gain divided
+    out. Trim, latency and camera gaps its feedback absorbs or suffers, as it would on a robot."""
+    from redraw_trainer.envs.duckietown import lane_pid_policy
+
+    follow = lane_pid_policy()
+    gain = float(getattr(gap, "gain", 1.0)) or 1.0
+    reversed_steering = bool(getattr(gap, "steering_reversed", False))
+
+    def policy(obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        action = np.array(follow(obs, info), np.float64)
+        if reversed_steering:
+            action[1] = -action[1]
+        return np.clip(action / gain, -1.0, 1.0).astype(np.float32)
+
+    return policy
 
 
 def operator_policy(rng: np.random.Generator, steering_reversed: bool = False, noise: float = 0.15,

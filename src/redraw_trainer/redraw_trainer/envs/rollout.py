@@ -13,6 +13,13 @@ import numpy as np
 Policy = Callable[[np.ndarray, dict[str, Any]], np.ndarray]
 
 
+def reset_policy(policy: Policy) -> None:
+    """A new episode begins: a policy that remembers what it sent (its command history) forgets it."""
+    reset = getattr(policy, "reset", None)
+    if callable(reset):
+        reset()
+
+
 def random_policy(action_space: gym.spaces.Box, rng: np.random.Generator) -> Policy:
     """Uniform random actions."""
     return lambda obs, info: rng.uniform(action_space.low, action_space.high).astype(np.float32)
@@ -51,6 +58,7 @@ def run_episodes(env: gym.Env, policy: Policy, episodes: int, seed: int = 1000, 
     dt = getattr(env.unwrapped, "dt", 1.0)
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
+        reset_policy(policy)
         total, steps, in_lane, metres, done = 0.0, 0, 0, 0.0, False
         while not done:
             obs, reward, terminated, truncated, info = env.step(policy(obs, info))
@@ -93,6 +101,7 @@ def evaluate_onnx(onnx_path: str, gap: str, episodes: int, episode_steps: int, s
                 seen["xy"].append((float(info["pos"][0]), float(info["pos"][2])))
         return command.action
 
+    policy.reset = runner.reset  # each episode starts standing: no commands in flight
     stats = run_episodes(env, policy, episodes, seed=50_000 + seed, max_steps=episode_steps)
     result = stats.to_dict()
     if record and seen["frames"]:

@@ -30,7 +30,7 @@ from redraw_trainer.core.devices import generator as seeded_generator, module_de
 from redraw_trainer.model.distributions import categorical_kl
 from redraw_trainer.learn.posteriors import encode_posteriors, windows_with_cache
 from redraw_trainer.model.residual import RectifiedDynamics, Residual
-from redraw_trainer.model.world_model import WorldModel, dynamics_mask, masked_mean, scan_prior
+from redraw_trainer.model.world_model import WorldModel, command_dim, dynamics_mask, masked_mean, scan_prior
 
 METHODS = ("residual", "finetune", "new_dynamics", "none")
 
@@ -55,7 +55,7 @@ def build_dynamics(model: WorldModel, method: str, cfg: AdaptConfig) -> tuple[nn
     """(dynamics, trainable parameters, learning rate) for an adaptation method."""
     m = model.cfg
     if method == "residual":
-        residual = Residual(m.groups, m.classes, m.action_dim, cfg.residual_hidden)
+        residual = Residual(m.groups, m.classes, command_dim(m), cfg.residual_hidden)
         return RectifiedDynamics(model.dynamics, residual), list(residual.parameters()), cfg.lr
     if method == "finetune":
         dynamics = finetune_dynamics(model)
@@ -73,7 +73,8 @@ def dynamics_kl_loss(
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Masked KL(sg(posterior) || adapted prior) on a cached-posterior batch (B, T)."""
     post = batch["post"]
-    prior = scan_prior(dynamics, batch["z"], batch["action"], batch["is_first"], post[:, 0].exp(), model.cfg.unimix)
+    commands = model.commands(batch["action"], batch.get("history"))
+    prior = scan_prior(dynamics, batch["z"], commands, batch["is_first"], post[:, 0].exp(), model.cfg.unimix)
     kl = categorical_kl(post, prior)
     loss = masked_mean(kl, dynamics_mask(batch["is_first"]))
     return loss, {"adapt/kl": loss.detach()}
@@ -89,7 +90,8 @@ def teacher_forced_kl(model: WorldModel, dynamics: nn.Module, data: SequenceData
         raise ValueError(f"teacher_forced_kl: {len(data)} rows, need at least 2")
     starts = np.arange(0, len(data) - length + 1, length - 1)
     cache = encode_posteriors(model, data) if cache is None else cache
-    batch = windows_with_cache(data, cache, data.windows(starts, length), seeded_generator(seed, cache.device))
+    batch = windows_with_cache(data, cache, data.windows(starts, length), seeded_generator(seed, cache.device),
+                               model.cfg.command_history)
     return float(dynamics_kl_loss(model, dynamics, batch)[0])
 
 
@@ -124,7 +126,8 @@ def adapt(
     dynamics.train()
     for step in tqdm(range(1, cfg.steps + 1), desc=f"adapt[{method}]", disable=not progress, leave=False):
         rows = data.windows(data.sample_starts(cfg.batch_size, cfg.seq_len, rng), cfg.seq_len)
-        loss, metrics = dynamics_kl_loss(model, dynamics, windows_with_cache(data, cache, rows, generator))
+        batch = windows_with_cache(data, cache, rows, generator, model.cfg.command_history)
+        loss, metrics = dynamics_kl_loss(model, dynamics, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, cfg.grad_clip)

@@ -1,8 +1,9 @@
 """Actor-critic trained purely in imagination inside a (rectified or not) world model, DreamerV3 style.
 
-Start states are posteriors of dataset frames; the actor rolls the prior forward `horizon` steps;
-rewards come from the frozen reward head, which reads each imagined state and the action that led into
-it (or from any reward function, e.g. Plan2Explore's disagreement); lambda-returns against a two-hot
+Start states are posteriors of dataset frames with their commands c_t; the actor rolls the prior forward
+`horizon` steps, the commands shifted along with its actions (`WorldModel.next_commands`); rewards come from
+the frozen reward head, which reads each imagined state and the commands that led into it (or from any reward
+function, e.g. Plan2Explore's disagreement); lambda-returns against a two-hot
 critic regularised toward a slow EMA copy; advantages divided by the returns' 5th-95th percentile range
 (at least 1); REINFORCE on the log-probability of the action actually executed (the sample clipped to
 [-1, 1], what the dynamics see and the robot would run) plus an entropy bonus. Every knob is
@@ -21,9 +22,9 @@ from redraw_trainer.core.config import PolicyConfig
 from redraw_trainer.model.distributions import bins, sample_one_hot, straight_through_sample, two_hot_loss, two_hot_mean
 from redraw_trainer.model.actor import Actor
 from redraw_trainer.model.nets import mlp
-from redraw_trainer.model.world_model import WorldModel
+from redraw_trainer.model.world_model import WorldModel, command_dim
 
-RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (z_prev, action, z_next) -> reward
+RewardFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (z_prev, commands, z_next) -> reward
 
 
 class Critic(nn.Module):
@@ -76,10 +77,13 @@ class ActorCritic(nn.Module):
         self.updates = 0
 
     def imagine(self, model: WorldModel, dynamics: nn.Module, start_z: torch.Tensor, start_belief: torch.Tensor,
-                horizon: int) -> dict[str, torch.Tensor]:
-        """Roll the prior forward under the actor: z (H+1, B, G, K), action, log_prob, entropy (H, B, ...)."""
-        zs, actions, log_probs, entropies, stds = [start_z], [], [], [], []
-        z, belief = start_z, start_belief
+                horizon: int, start_commands: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Roll the prior forward under the actor: z (H+1, B, G, K), action, commands, log_prob, entropy (H, B, ...).
+        `start_commands` (B, C): the commands c_t of the start states (None: zeros, a robot standing still)."""
+        if start_commands is None:
+            start_commands = start_z.new_zeros(start_z.shape[0], command_dim(model.cfg))
+        zs, actions, commands_seq, log_probs, entropies, stds = [start_z], [], [], [], [], []
+        z, belief, commands = start_z, start_belief, start_commands
         for _ in range(horizon):
             policy = self.actor(z.detach().flatten(-2))
             sample = policy.sample()
@@ -89,25 +93,28 @@ class ActorCritic(nn.Module):
             entropies.append(policy.entropy().sum(-1))
             stds.append(policy.stddev.detach())
             with torch.no_grad():
-                prior = model.prior_step(dynamics, z, action, belief)
+                commands = model.next_commands(commands, action)
+                prior = model.prior_step(dynamics, z, commands, belief)
                 z = straight_through_sample(prior)
                 belief = prior.exp()
             zs.append(z)
             actions.append(action)
-        return {"z": torch.stack(zs), "action": torch.stack(actions), "log_prob": torch.stack(log_probs),
-                "entropy": torch.stack(entropies), "std": torch.stack(stds)}
+            commands_seq.append(commands)
+        return {"z": torch.stack(zs), "action": torch.stack(actions), "commands": torch.stack(commands_seq),
+                "log_prob": torch.stack(log_probs), "entropy": torch.stack(entropies), "std": torch.stack(stds)}
 
     def update(self, model: WorldModel, dynamics: nn.Module, start_z: torch.Tensor, start_belief: torch.Tensor,
-               reward_fn: RewardFn | None = None) -> dict[str, float]:
+               reward_fn: RewardFn | None = None, start_commands: torch.Tensor | None = None) -> dict[str, float]:
+        """One actor-critic update from start states (z, belief, commands c_t; zeros: a robot standing still)."""
         cfg = self.cfg
-        traj = self.imagine(model, dynamics, start_z, start_belief, cfg.horizon)
+        traj = self.imagine(model, dynamics, start_z, start_belief, cfg.horizon, start_commands)
         z_flat = traj["z"].flatten(-2).detach()  # (H+1, B, G*K)
         critic_logits = self.critic(z_flat)  # one pass: its detached mean is the value, its first H rows the loss
         with torch.no_grad():
             if reward_fn is None:
-                reward = model.reward(traj["z"][1:], traj["action"])
+                reward = model.reward(traj["z"][1:], traj["commands"])
             else:
-                reward = reward_fn(traj["z"][:-1], traj["action"], traj["z"][1:])
+                reward = reward_fn(traj["z"][:-1], traj["commands"], traj["z"][1:])
             cont = model.cont(traj["z"][1:])
             slow_value = self.slow_critic.value(z_flat)
             value = slow_value if cfg.slow_target else two_hot_mean(critic_logits.detach(), self.critic.bins)
@@ -152,6 +159,7 @@ def train_actor_critic(
     dynamics: nn.Module,
     start_posteriors: torch.Tensor,
     updates: int,
+    start_commands: torch.Tensor | None = None,
     agent: ActorCritic | None = None,
     cfg: PolicyConfig | None = None,
     reward_fn: RewardFn | None = None,
@@ -160,7 +168,8 @@ def train_actor_critic(
     on_log: Callable[[int, dict[str, float]], None] | None = None,
     log_every: int = 50,
 ) -> ActorCritic:
-    """Train (or continue training) an actor-critic in imagination from cached start posteriors (N, G, K)."""
+    """Train (or continue training) an actor-critic in imagination from cached start posteriors (N, G, K) and
+    their commands (N, C) (`posteriors.imagination_starts`; None: standing still)."""
     from tqdm import tqdm
 
     from redraw_trainer.core.devices import generator as seeded_generator, module_device
@@ -175,7 +184,8 @@ def train_actor_critic(
     for step in tqdm(range(1, updates + 1), desc="policy", disable=not progress, leave=False):
         index = torch.randint(0, len(start_posteriors), (agent.cfg.batch_size,), generator=generator, device=device)
         post = start_posteriors[index]
-        metrics = agent.update(model, dynamics, sample_one_hot(post, generator), post.exp(), reward_fn)
+        commands = start_commands.to(device)[index] if start_commands is not None else None
+        metrics = agent.update(model, dynamics, sample_one_hot(post, generator), post.exp(), reward_fn, commands)
         if on_log and (step % log_every == 0 or step == updates):
             on_log(step, metrics)
     return agent

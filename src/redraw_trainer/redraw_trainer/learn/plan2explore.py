@@ -42,13 +42,15 @@ def train_disagreement(model: WorldModel, ensemble: Disagreement, data: Sequence
     optimizer = torch.optim.Adam(ensemble.parameters(), lr=lr)
     losses = []
     for _ in range(updates):
-        b = data.sample(batch, seq_len, rng, device)
+        b = data.sample(batch, seq_len, rng, device, model.cfg.command_history)
         with torch.no_grad():
             embed = model.embed(b["image"])
-            raw = model.posterior_head(embed).reshape(*embed.shape[:-1], model.cfg.groups, model.cfg.classes)
+            raw = model.posterior_head(model.posterior_input(embed, b["history"]))
+            raw = raw.reshape(*embed.shape[:-1], model.cfg.groups, model.cfg.classes)
             z = sample_one_hot(torch.log_softmax(raw, -1))
         mask = dynamics_mask(b["is_first"])[:, 1:]
-        loss = ensemble.loss(z[:, :-1], b["action"][:, 1:], embed[:, 1:], mask)
+        commands = model.commands(b["action"], b["history"])
+        loss = ensemble.loss(z[:, :-1], commands[:, 1:], embed[:, 1:], mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

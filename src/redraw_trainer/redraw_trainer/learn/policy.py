@@ -17,7 +17,7 @@ from redraw_trainer.learn.export import export_onnx
 from redraw_trainer.learn.imagination import ActorCritic, train_actor_critic
 from redraw_trainer.model.frame_policy import save_policy
 from redraw_trainer.core.metrics_log import MetricsLog
-from redraw_trainer.learn.posteriors import encode_posteriors
+from redraw_trainer.learn.posteriors import imagination_starts
 from redraw_trainer.model.world_model import WorldModel
 
 
@@ -25,7 +25,8 @@ def train_policy(model: WorldModel, dynamics: nn.Module, starts: SequenceData, c
                  name: str, progress: bool = True) -> ActorCritic:
     """Actor-critic in imagination from the posteriors of `starts` (target frames); logs to `name`.jsonl."""
     log = MetricsLog(run_dir, f"{name}_policy.jsonl")
-    agent = train_actor_critic(model, dynamics, encode_posteriors(model, starts), cfg.policy.updates,
+    posteriors, commands = imagination_starts(model, starts)
+    agent = train_actor_critic(model, dynamics, posteriors, cfg.policy.updates, commands,
                                cfg=cfg.policy, seed=cfg.seed, progress=progress, on_log=log.write,
                                log_every=max(cfg.policy.updates // 30, 1))
     log.close()

@@ -32,10 +32,10 @@ from redraw_trainer.learn.imagination import train_actor_critic
 from redraw_trainer.core.metrics_log import MetricsLog
 from redraw_trainer.learn.plan2explore import Disagreement, train_disagreement
 from redraw_trainer.model.frame_policy import load_policy, save_policy
-from redraw_trainer.learn.posteriors import encode_posteriors
+from redraw_trainer.learn.posteriors import imagination_starts
 from redraw_trainer.learn.train import CHECKPOINT_NAME, train_world_model
 from redraw_trainer.model.checkpoint import load_world_model
-from redraw_trainer.model.world_model import WorldModel
+from redraw_trainer.model.world_model import WorldModel, command_dim
 
 
 def seed_jobs(cfg: Config) -> list[CollectJob]:
@@ -98,11 +98,11 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
         explorer = run_dir / f"explorer_round{round_}.pt"
         if log is not None and not explorer.exists():
             model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME, resolve_device(cfg.device))
-            ensemble = Disagreement(cfg.model.groups * cfg.model.classes, cfg.model.action_dim,
+            ensemble = Disagreement(cfg.model.groups * cfg.model.classes, command_dim(cfg.model),
                                     model.encoder.embed_dim, p.ensemble_members, cfg.model.hidden)
             losses = train_disagreement(model, ensemble, data, p.ensemble_updates, seed=cfg.seed + round_)
-            starts = encode_posteriors(model, data)
-            agent = train_actor_critic(model, model.dynamics, starts, p.explore_updates, cfg=cfg.policy,
+            starts, commands = imagination_starts(model, data)
+            agent = train_actor_critic(model, model.dynamics, starts, p.explore_updates, commands, cfg=cfg.policy,
                                        reward_fn=ensemble.intrinsic_reward, seed=cfg.seed + round_, progress=progress)
             save_policy(explorer, model, cfg, agent.actor, agent.cfg, extra={"role": "plan2explore explorer"})
             log.write(round_, {"explore/ensemble_loss_first": losses[0], "explore/ensemble_loss_last": losses[-1]})
@@ -124,8 +124,9 @@ def task_policy_phase(model: WorldModel, data: SequenceData, jobs: list[CollectJ
     policy_path = run_dir / "task_policy.pt"
     if not policy_path.exists():
         policy_log = MetricsLog(run_dir, "policy.jsonl")
-        agent = train_actor_critic(model, model.dynamics, encode_posteriors(model, data),
-                                   cfg.policy.updates if updates is None else updates, cfg=cfg.policy,
+        starts, commands = imagination_starts(model, data)
+        agent = train_actor_critic(model, model.dynamics, starts, cfg.policy.updates if updates is None else updates,
+                                   commands, cfg=cfg.policy,
                                    seed=cfg.seed, progress=progress, on_log=policy_log.write)
         policy_log.close()
         save_policy(policy_path, model, cfg, agent.actor, agent.cfg, extra={"role": "task policy, source sim"})

@@ -63,8 +63,8 @@ def train_world_model(
     start, start_step = time.perf_counter(), step
     bar = tqdm(total=cfg.train.steps, initial=step, desc="world model", disable=not (progress and main))
     while step < cfg.train.steps:
-        batch, uniform, predicted_steps = rank_batch(data, cfg, rng, device)
-        loss, metrics = loss_fn(batch, uniform, predicted_steps)
+        batch, uniform, counts = rank_batch(data, cfg, rng, device)
+        loss, metrics = loss_fn(batch, uniform, counts)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.model.grad_clip)
@@ -89,18 +89,20 @@ def train_world_model(
 
 
 def rank_batch(data: SequenceData, cfg: Config, rng: np.random.Generator,
-               device: torch.device) -> tuple[dict[str, torch.Tensor], torch.Tensor, float]:
+               device: torch.device) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, float]]:
     """This rank's share of one step's global batch: (batch (B/N, T), posterior-sample uniforms (B/N, T, G, 1),
-    the whole batch's count of predicted steps / N, which the rank's KL sums are divided by).
+    the whole batch's counts over N, which the rank's masked sums are divided by: `WorldModel.loss`'s `counts`).
 
     Every rank draws the whole batch (`cfg.train.batch_size` windows and their uniforms) from its generator,
-    seeded alike, and keeps the rank-th of N equal contiguous parts; one process keeps it all.
+    seeded alike, and keeps every N-th window from its rank's index on; one process keeps it all.
     """
     world, size, seq_len = distributed.world_size(), cfg.train.batch_size, cfg.train.seq_len
     if size % world:
         raise ValueError(f"train.batch_size={size} is the global batch; it must split evenly over {world} ranks")
-    rows = data.windows(data.sample_starts(size, seq_len, rng), seq_len)
+    rows = data.windows(data.sample_starts(size, seq_len, rng, cfg.train.terminal_fraction), seq_len)
     uniform = rng.random((size, seq_len, cfg.model.groups, 1), dtype=np.float32)
-    predicted = float((~data.is_first[rows[:, 1:]]).sum()) / world  # as world_model.dynamics_mask counts them
-    part = slice(distributed.rank() * size // world, (distributed.rank() + 1) * size // world)
-    return data.batch(rows[part], device), torch.from_numpy(uniform[part]).to(device), predicted
+    counts = {"predicted": float((~data.is_first[rows[:, 1:]]).sum()) / world,  # as world_model.dynamics_mask
+              "lane": float(np.isfinite(data.lane[rows]).all(-1).sum()) / world}
+    part = slice(distributed.rank(), None, world)
+    return (data.batch(rows[part], device, cfg.model.command_history), torch.from_numpy(uniform[part]).to(device),
+            counts)

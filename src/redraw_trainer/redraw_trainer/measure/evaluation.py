@@ -25,12 +25,12 @@ from redraw_trainer.model.world_model import WorldModel, scan_prior
 
 
 @torch.no_grad()
-def mode_rollout(model: WorldModel, dynamics: nn.Module, start_post: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-    """Open-loop rollout on the most likely latents: from start posteriors (B, G, K) under recorded actions
-    (T, B, A) -> the imagined latents (T, B, G, K), one-hot. Deterministic, for pictures and reward checks."""
+def mode_rollout(model: WorldModel, dynamics: nn.Module, start_post: torch.Tensor, commands: torch.Tensor) -> torch.Tensor:
+    """Open-loop rollout on the most likely latents: from start posteriors (B, G, K) under the recorded commands
+    c (T, B, C) -> the imagined latents (T, B, G, K), one-hot. Deterministic, for pictures and reward checks."""
     z, belief, out = mode_one_hot(start_post), start_post.exp(), []
-    for action in actions:
-        prior = model.prior_step(dynamics, z, action, belief)
+    for command in commands:
+        prior = model.prior_step(dynamics, z, command, belief)
         z, belief = mode_one_hot(prior), prior.exp()
         out.append(z)
     return torch.stack(out)
@@ -70,7 +70,8 @@ def open_loop(
     device = cache.device
     rows = torch.from_numpy(data.windows(starts, length))
     post = cache[rows.to(device)]  # (W, L, G, K)
-    action = torch.from_numpy(data.action.astype(np.float32))[rows].to(device)
+    action = model.commands(torch.from_numpy(data.action.astype(np.float32))[rows].to(device),
+                            torch.from_numpy(data.history(model.cfg.command_history))[rows].to(device))  # c_t
     is_first = torch.from_numpy(data.is_first)[rows].to(device)
     generator = seeded_generator(seed, device)
     z_context = sample_one_hot(post[:, :context], generator)
@@ -97,8 +98,24 @@ def imagined_strip(model, dynamics_by_name: dict[str, Any], holdout: SequenceDat
     out = {"real (target)": real[1:]}
     with torch.no_grad():
         device = module_device(model)
-        post = model.posterior(torch.from_numpy(real[:1]).to(device))
-        actions = torch.from_numpy(holdout.action[rows[1:]][:, None]).to(device)  # (T, 1, A)
+        history = torch.from_numpy(holdout.history(model.cfg.command_history)[rows]).to(device)
+        post = model.posterior(torch.from_numpy(real[:1]).to(device), history[:1])
+        actions = model.commands(torch.from_numpy(holdout.action[rows]).to(device), history)[1:, None]  # (T, 1, C)
         for name, dynamics in dynamics_by_name.items():
             out[f"imagined: {name}"] = model.decode(mode_rollout(model, dynamics, post, actions))[:, 0].cpu().numpy()
     return out
+
+
+def evaluate_expert(gap: str, episodes: int, episode_steps: int, seed: int) -> dict[str, Any]:
+    """The privileged lane PD (`envs.behaviour.expert_policy`) in the target, from the same starts as
+    `envs.rollout.evaluate_onnx` gives every exported policy: a reference no camera policy can reach."""
+    from redraw_trainer.envs.behaviour import expert_policy
+    from redraw_trainer.envs.factory import make_env
+    from redraw_trainer.envs.reality_gap import RealityGap
+    from redraw_trainer.envs.rollout import run_episodes
+
+    parsed = RealityGap.parse(gap)
+    env = make_env("duckietown", parsed, seed=10_000 + seed)
+    stats = run_episodes(env, expert_policy(parsed), episodes, seed=50_000 + seed, max_steps=episode_steps)
+    env.close()
+    return stats.to_dict()

@@ -136,11 +136,15 @@ def replay_bag(bag: str | Path, policy_path: str | Path, out: str | Path, camera
         pairs, _, _ = read_pairs(path, kin, pairing, camera_topic, command_topic)
         index_of: dict[int, int] = {}
         for pair in pairs:
+            if pair.first:
+                runner.reset()
             try:
                 command = runner.step_jpeg(pair.frame.payload)
             except PreprocessError:
                 rejected += 1
+                runner.sent_instead(pair.command.v, pair.command.omega, stepped=False)
                 continue
+            runner.sent_instead(pair.command.v, pair.command.omega)  # the model reads what the robot sent
             if pair.episode not in index_of:
                 index_of[pair.episode] = len(meta)
                 meta.append({"bag": _bag_name(Path(bag), path), "first_stamp_ns": int(pair.frame.stamp)})

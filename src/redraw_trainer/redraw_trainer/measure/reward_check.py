@@ -24,6 +24,7 @@ from torch import nn
 
 from redraw_trainer.model.distributions import mode_one_hot
 from redraw_trainer.measure.evaluation import mode_rollout
+from redraw_trainer.data.sequences import command_history
 from redraw_trainer.model.world_model import WorldModel
 
 SCENARIOS = ("drive", "stand", "leave")
@@ -80,13 +81,16 @@ def drive_scenarios(gap_spec: str, episodes: int, steps: int, seed: int, image_s
 def predicted_returns(model: WorldModel, dynamics: nn.Module, episode: Episode) -> tuple[np.ndarray, float]:
     """(per-step reward from the posterior of each real frame, imagined return of the open-loop rollout)."""
     device = next(model.parameters()).device
-    post = model.posterior(torch.from_numpy(episode.image).to(device))  # (T+1, G, K)
-    action = torch.from_numpy(episode.action).to(device)
-    per_step = model.reward(mode_one_hot(post[1:]), action).cpu().numpy()
-    z = mode_rollout(model, dynamics, post[:1], action[:, None])[:, 0]  # (T, G, K)
+    into = np.concatenate([np.zeros_like(episode.action[:1]), episode.action])  # the command into each frame
+    first = np.arange(len(into)) == 0
+    history = torch.from_numpy(command_history(into, first, model.cfg.command_history)).to(device)
+    post = model.posterior(torch.from_numpy(episode.image).to(device), history)  # (T+1, G, K)
+    commands = model.commands(torch.from_numpy(into).to(device), history)[1:]  # c_t of frames 1..T
+    per_step = model.reward(mode_one_hot(post[1:]), commands).cpu().numpy()
+    z = mode_rollout(model, dynamics, post[:1], commands[:, None])[:, 0]  # (T, G, K)
     cont = model.cont(z)
     alive = torch.cumprod(torch.cat([torch.ones_like(cont[:1]), cont[:-1]]), 0)  # still running before step t
-    return per_step, float((alive * model.reward(z, action)).sum())
+    return per_step, float((alive * model.reward(z, commands)).sum())
 
 
 @dataclass

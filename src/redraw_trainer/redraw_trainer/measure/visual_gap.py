@@ -204,8 +204,13 @@ def heldout_episodes(episode: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def posteriors(model: WorldModel, images: np.ndarray, batch: int = 256) -> torch.Tensor:
-    """(N, S, S, 3) uint8 -> (N, G, K) posterior log-probs, in batches."""
-    return torch.cat([model.posterior(torch.as_tensor(images[i:i + batch])) for i in range(0, len(images), batch)])
+    """(N, S, S, 3) uint8 -> (N, G, K) posterior log-probs, in batches. Labelled frames come without the commands
+    that drove them, so a model that reads a command history reads "standing still" for every frame."""
+    out = []
+    for i in range(0, len(images), batch):
+        image = torch.as_tensor(images[i:i + batch]).to(module_device(model))
+        out.append(model.posterior(image, model.standing_history(image)))
+    return torch.cat(out)
 
 
 def probe_features(post: torch.Tensor) -> np.ndarray:
@@ -335,10 +340,7 @@ def camera_path_check(model, preprocess, frames: int = 200, seed: int = 0) -> di
         if terminated or truncated:
             obs, info = env.reset()
     env.close()
-    with torch.no_grad():
-        device = module_device(model)
-        a = model.posterior(torch.from_numpy(np.stack(direct)).to(device))
-        b = model.posterior(torch.from_numpy(np.stack(jpeg)).to(device))
+    a, b = posteriors(model, np.stack(direct)), posteriors(model, np.stack(jpeg))
     pixel = np.abs(np.stack(direct).astype(np.float32) - np.stack(jpeg).astype(np.float32)).mean() / 255.0
     return {"frames": frames, "pixel_mae": round(float(pixel), 4),
             "posterior_kl_direct_vs_jpeg": round(float(categorical_kl(a, b).mean()), 3),

@@ -1,5 +1,6 @@
 """A trained policy as one self-contained file (world model + actor + configs) and as a callable that acts
-from camera frames (encoder -> posterior -> actor). The world model has no recurrence, so one frame is enough.
+from camera frames (encoder -> posterior -> actor). The world model has no recurrence: one frame and the
+commands this policy sent last (its command history, as the robot's runtime keeps it) are enough.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from redraw_trainer.model.actor import Actor
 from redraw_trainer.model.checkpoint import load_checkpoint, save_checkpoint
 from redraw_trainer.model.distributions import mode_one_hot, sample_one_hot
 from redraw_trainer.model.world_model import WorldModel
+from redraw_policy.history import CommandHistory
 
 
 class FramePolicy:
@@ -25,17 +27,25 @@ class FramePolicy:
         self.model, self.actor, self.stochastic = model, actor, stochastic
         self.device = module_device(model)
         self.generator = seeded_generator(seed, self.device)
+        self.sent = CommandHistory(model.cfg.command_history, model.cfg.action_dim)
+
+    def reset(self) -> None:
+        """A new episode: nothing has been sent yet."""
+        self.sent.reset()
 
     @torch.no_grad()
     def __call__(self, obs: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
-        post = self.model.posterior(torch.from_numpy(np.ascontiguousarray(obs))[None].to(self.device))
+        image = torch.from_numpy(np.ascontiguousarray(obs))[None].to(self.device)
+        post = self.model.posterior(image, torch.from_numpy(self.sent.before_next())[None].to(self.device))
         if self.stochastic:
             dist = self.actor(sample_one_hot(post, self.generator).flatten(-2))
             noise = torch.randn(dist.mean.shape, generator=self.generator, device=self.device)
             action = dist.mean + dist.stddev * noise
         else:
             action = self.actor.act(mode_one_hot(post).flatten(-2))
-        return action[0].clamp(-1.0, 1.0).cpu().numpy().astype(np.float32)
+        action = action[0].clamp(-1.0, 1.0).cpu().numpy().astype(np.float32)
+        self.sent.push(action)
+        return action
 
 
 def save_policy(path: str | Path, model: WorldModel, cfg: Config, actor: Actor, ac_cfg: PolicyConfig,
