@@ -89,12 +89,11 @@ class _Loss(nn.Module):
 
 def data_parallel_loss(model: nn.Module, device: torch.device) -> Callable[..., Any]:
     """`model.loss`, whose backward averages the gradients over the ranks (DistributedDataParallel) when there
-    are several; in one process `model.loss` itself. DDP starts every rank from rank 0's weights. A head a rank's
-    part of the batch gives nothing to (the lane head without a known lane pose) is allowed: it counts as zero."""
+    are several; in one process `model.loss` itself. DDP starts every rank from rank 0's weights; every parameter
+    must take part in each rank's loss (`WorldModel.lane_loss` passes rows without a lane pose through its head)."""
     if world_size() == 1:
         return model.loss
-    return DistributedDataParallel(_Loss(model), device_ids=[device] if device.type == "cuda" else None,
-                                   find_unused_parameters=True)
+    return DistributedDataParallel(_Loss(model), device_ids=[device] if device.type == "cuda" else None)
 
 
 @contextmanager

@@ -89,9 +89,10 @@ def train_world_model(
 
 
 def rank_batch(data: SequenceData, cfg: Config, rng: np.random.Generator,
-               device: torch.device) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, float]]:
+               device: torch.device) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, float] | None]:
     """This rank's share of one step's global batch: (batch (B/N, T), posterior-sample uniforms (B/N, T, G, 1),
-    the whole batch's counts over N, which the rank's masked sums are divided by: `WorldModel.loss`'s `counts`).
+    the whole batch's counts over N, which the rank's masked sums are divided by: `WorldModel.loss`'s `counts`,
+    None in one process).
 
     Every rank draws the whole batch (`cfg.train.batch_size` windows and their uniforms) from its generator,
     seeded alike, and keeps every N-th window from its rank's index on; one process keeps it all.
@@ -101,8 +102,10 @@ def rank_batch(data: SequenceData, cfg: Config, rng: np.random.Generator,
         raise ValueError(f"train.batch_size={size} is the global batch; it must split evenly over {world} ranks")
     rows = data.windows(data.sample_starts(size, seq_len, rng, cfg.train.terminal_fraction), seq_len)
     uniform = rng.random((size, seq_len, cfg.model.groups, 1), dtype=np.float32)
-    counts = {"predicted": float((~data.is_first[rows[:, 1:]]).sum()) / world,  # as world_model.dynamics_mask
-              "lane": float(np.isfinite(data.lane[rows]).all(-1).sum()) / world}
+    counts = None
+    if world > 1:  # predicted steps as world_model.dynamics_mask counts them
+        counts = {"predicted": float((~data.is_first[rows[:, 1:]]).sum()) / world,
+                  "lane": float(np.isfinite(data.lane[rows]).all(-1).sum()) / world}
     part = slice(distributed.rank(), None, world)
     return (data.batch(rows[part], device, cfg.model.command_history), torch.from_numpy(uniform[part]).to(device),
             counts)

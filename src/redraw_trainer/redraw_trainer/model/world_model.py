@@ -215,9 +215,10 @@ class WorldModel(nn.Module):
 
     def lane_loss(self, flat_z: torch.Tensor, lane: torch.Tensor, count: float | None = None) -> torch.Tensor:
         """Squared error of the lane head on rows whose lane pose is known (NaN = unknown: robot data), averaged
-        over them (or divided by `count`)."""
+        over them, or divided by `count` (one rank's part of a batch: 0 without such rows, through the head all
+        the same, as DistributedDataParallel wants every parameter in the graph)."""
         known = torch.isfinite(lane).all(-1)
-        if not bool(known.any()):
+        if count is None and not bool(known.any()):
             return flat_z.new_zeros(())
         target = lane[known] / lane.new_tensor(LANE_UNITS)
         error = ((self.lane_head(flat_z[known]) - target) ** 2).sum(-1)
@@ -237,8 +238,8 @@ class WorldModel(nn.Module):
         For a batch split across ranks (`learn/train.py`), so that the ranks' mean gradient is one process's on the
         whole batch: `sample_uniform` (B, T, G, 1) the uniforms that draw the posterior samples (else torch's
         generator draws them); `counts` {"predicted": steps the prior predicts, "lane": rows with a known lane
-        pose}, the whole batch's over the number of ranks, what the masked sums are divided by (else this
-        batch's own counts)."""
+        pose}, the whole batch's over the number of ranks, what the masked sums are divided by (None in one
+        process: this batch's own counts)."""
         cfg, counts = self.cfg, counts or {}
         image, action, is_first = batch["image"], batch["action"], batch["is_first"]
         batch_size, steps = image.shape[:2]
