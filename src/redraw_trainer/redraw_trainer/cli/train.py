@@ -9,8 +9,6 @@ from redraw_trainer.workflows import fleet
 from redraw_trainer.cli.options import add_fields, bag_options, bag_reading, config_from, config_options, override_options
 from redraw_trainer.core.config import AdaptConfig, DemoConfig, RefitConfig
 from redraw_trainer.core.paths import SMALL_MODEL
-from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.learn.train import train_world_model
 
 DEMO = DemoConfig()  # the budgets every results table used, the defaults on real data too
 
@@ -19,7 +17,7 @@ def pretrain(args: argparse.Namespace) -> list[str]:
     presets = args.preset or ["small"]
     run_dir = args.run_dir or f"runs/pretrain-{presets[-1]}"
     return workflows.pretrain_run(config_from(args), run_dir, args.out, f"redraw pretrain ({', '.join(presets)})",
-                                  not args.quiet)
+                                  not args.quiet, args.nproc)
 
 
 def refit_reward(args: argparse.Namespace) -> list[str]:
@@ -28,8 +26,7 @@ def refit_reward(args: argparse.Namespace) -> list[str]:
 
 
 def train_world(args: argparse.Namespace) -> list[str]:
-    _, steps = train_world_model(SequenceData.load(args.data), config_from(args), args.run_dir, progress=not args.quiet)
-    return [f"world model trained to step {steps} in {args.run_dir}"]
+    return workflows.train_world_model_run(args.data, config_from(args), args.run_dir, not args.quiet, args.nproc)
 
 
 def adapt(args: argparse.Namespace) -> list[str]:
@@ -62,6 +59,13 @@ def _bag_or_dataset(p: argparse.ArgumentParser, what: str, required: bool = True
     bag_options(p)
 
 
+def nproc_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nproc", type=int, default=1, help="training processes (ranks) to start on this machine, "
+                   "gradients averaged between them (gloo on CPU, NCCL on CUDA: one GPU each); train.batch_size is "
+                   "the global batch. Or leave it out and run the command under `torchrun --nproc_per_node N -m "
+                   "redraw_trainer.cli` (default 1)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     register_pretraining(sub)
     register_adaptation(sub)
@@ -73,6 +77,7 @@ def register_pretraining(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", default=None, help="run folder: data, checkpoints, logs; resumes from it "
                    "(default runs/pretrain-<last preset>)")
     p.add_argument("--out", default=None, help="copy the final world model here (float16, no optimizer state)")
+    nproc_option(p)
     config_options(p)
     p.set_defaults(func=pretrain)
 
@@ -92,12 +97,18 @@ def register_pretraining(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-world-model", help="train a world model on a dataset file (resumes in --run-dir)")
     p.add_argument("--data", required=True, help="dataset .npz (from `redraw bag convert`)")
     p.add_argument("--run-dir", required=True, help="run folder: checkpoints and logs; resumes from it")
+    nproc_option(p)
     config_options(p)
     p.set_defaults(func=train_world)
 
 
 def register_adaptation(sub: argparse._SubParsersAction) -> None:
     """The robot side: adapt to target data, train the policy in imagination, export it."""
+    _register_adapt(sub)
+    _register_policy(sub)
+
+
+def _register_adapt(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("adapt", help="adapt a world model's dynamics to target data (ReDRAW: a residual)")
     p.add_argument("--model", required=True, help="the pretrained world model whose dynamics to adapt (e.g. models/source_small.pt)")
     _bag_or_dataset(p, "target data", required=False, repeat="; once per robot for a class of robots: one residual "
@@ -115,6 +126,8 @@ def register_adaptation(sub: argparse._SubParsersAction) -> None:
     override_options(p)
     p.set_defaults(func=adapt)
 
+
+def _register_policy(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train-policy", help="train a policy in a (rectified) model's imagination and export it to ONNX")
     p.add_argument("--model", default=None, help="the world model (the adapter's base model with --residual)")
     p.add_argument("--residual", default=None, help="adapter from `redraw adapt --out` (any method)")

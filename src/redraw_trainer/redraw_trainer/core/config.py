@@ -70,7 +70,7 @@ class ModelConfig:
 class TrainConfig:
     """World-model pretraining loop."""
 
-    batch_size: int = 16
+    batch_size: int = 16  # sequences per optimizer step over all ranks: N ranks train on batch_size / N each
     seq_len: int = 16
     steps: int = 5000
     log_every: int = 50

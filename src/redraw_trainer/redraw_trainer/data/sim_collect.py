@@ -66,16 +66,27 @@ def _worker(job: CollectJob, out_dir: str) -> str:
 
 def collect_jobs(jobs: list[CollectJob], out_dir: str | Path, workers: int = 2, progress: bool = True) -> SequenceData:
     """Run every job whose chunk is missing (in `workers` processes), then load and join all chunks."""
+    run_jobs(jobs, out_dir, workers, progress)
+    return load_chunks(jobs, out_dir)
+
+
+def run_jobs(jobs: list[CollectJob], out_dir: str | Path, workers: int = 2, progress: bool = True) -> None:
+    """Run every job whose chunk is not in `out_dir` yet, in `workers` simulator processes."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = [job for job in jobs if not (out_dir / job.name).exists()]
-    if todo:
-        if workers <= 1:
-            for job in tqdm(todo, desc="collect", disable=not progress):
-                run_job(job, str(out_dir))
-        else:
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-                futures = [pool.submit(_worker, job, str(out_dir)) for job in todo]
-                for future in tqdm(as_completed(futures), total=len(futures), desc="collect", disable=not progress):
-                    future.result()
-    return SequenceData.concatenate([SequenceData.load(out_dir / job.name) for job in jobs])
+    if not todo:
+        return
+    if workers <= 1:
+        for job in tqdm(todo, desc="collect", disable=not progress):
+            run_job(job, str(out_dir))
+        return
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = [pool.submit(_worker, job, str(out_dir)) for job in todo]
+        for future in tqdm(as_completed(futures), total=len(futures), desc="collect", disable=not progress):
+            future.result()
+
+
+def load_chunks(jobs: list[CollectJob], out_dir: str | Path) -> SequenceData:
+    """The jobs' chunks from `out_dir`, joined in the jobs' order."""
+    return SequenceData.concatenate([SequenceData.load(Path(out_dir) / job.name) for job in jobs])

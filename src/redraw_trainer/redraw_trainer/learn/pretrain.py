@@ -7,6 +7,12 @@ Phases, each skipped when its output is already in the run directory (so a kille
      with it, train the world model `steps_per_round` more on everything;
   4. task policy trained in imagination on the sim reward head;
   5. evaluation in the source simulator: task policy vs random vs the lane PID.
+
+Across ranks (torchrun, `redraw pretrain --nproc N`; `core/distributed.py`): each rank runs its share of the
+missing data chunks (seed and Plan2Explore data) in its own simulator processes, then every rank reads all chunks
+from the run directory; the world model trains data-parallel (`learn/train.py`); rank 0 alone fits the
+disagreement ensemble and the explorer, the task policy and the evaluation, and writes every file. A chunk's seed
+is its job's, so the data is the same at any number of ranks and a run resumes at any number.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from redraw_trainer.core import distributed
 from redraw_trainer.core.config import Config
 from redraw_trainer.data.sequences import SequenceData
-from redraw_trainer.data.sim_collect import CollectJob, collect_jobs
+from redraw_trainer.data.sim_collect import CollectJob, load_chunks, run_jobs
 from redraw_trainer.core.devices import resolve_device
 from redraw_trainer.learn.imagination import train_actor_critic
 from redraw_trainer.core.metrics_log import MetricsLog
@@ -66,21 +73,30 @@ def describe_data(data: SequenceData) -> dict[str, Any]:
     return {"transitions": len(data), "episodes": data.num_episodes, "mean_reward": float(data.reward.mean())}
 
 
+def collect(jobs: list[CollectJob], data_dir: Path, workers: int, progress: bool) -> SequenceData:
+    """Each rank runs its share of the missing chunks in its own `workers` simulators; then all read them all."""
+    run_jobs(distributed.share(jobs), data_dir, workers, progress and distributed.is_main())
+    distributed.barrier()
+    return load_chunks(jobs, data_dir)
+
+
 def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Run (or continue) every phase; returns the evaluation summary."""
+    """Run (or continue) every phase; returns the evaluation summary (on rank 0; {} on the other ranks)."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    main = distributed.is_main()
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     p = cfg.pretrain
     data_dir = run_dir / "data"
     jobs = seed_jobs(cfg)
-    data = collect_jobs(jobs, data_dir, p.workers, progress)
+    data = collect(jobs, data_dir, p.workers, progress)
     base_steps = cfg.train.steps
     _train(data, cfg, run_dir, base_steps, progress)
-    log = MetricsLog(run_dir, "explore.jsonl", resume_step=10**9)
+    log = MetricsLog(run_dir, "explore.jsonl", resume_step=10**9) if main else None
     for round_ in range(1, p.explore_rounds + 1):
         explorer = run_dir / f"explorer_round{round_}.pt"
-        if not explorer.exists():
+        if log is not None and not explorer.exists():
             model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME, resolve_device(cfg.device))
             ensemble = Disagreement(cfg.model.groups * cfg.model.classes, command_dim(cfg.model),
                                     model.encoder.embed_dim, p.ensemble_members, cfg.model.hidden)
@@ -90,9 +106,12 @@ def pretrain(cfg: Config, run_dir: str | Path, progress: bool = True) -> dict[st
                                        reward_fn=ensemble.intrinsic_reward, seed=cfg.seed + round_, progress=progress)
             save_policy(explorer, model, cfg, agent.actor, agent.cfg, extra={"role": "plan2explore explorer"})
             log.write(round_, {"explore/ensemble_loss_first": losses[0], "explore/ensemble_loss_last": losses[-1]})
+        distributed.barrier()  # every rank's simulators drive with the explorer rank 0 wrote
         jobs += explore_jobs(cfg, explorer, round_)
-        data = collect_jobs(jobs, data_dir, p.workers, progress)
+        data = collect(jobs, data_dir, p.workers, progress)
         _train(data, cfg, run_dir, base_steps + round_ * p.steps_per_round, progress)
+    if log is None:
+        return {}
     log.close()
 
     model, _, _ = load_world_model(run_dir / CHECKPOINT_NAME, resolve_device(cfg.device))

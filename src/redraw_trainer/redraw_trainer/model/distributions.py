@@ -19,11 +19,16 @@ def unimix_logits(logits: torch.Tensor, unimix: float) -> torch.Tensor:
     return torch.log(probs)
 
 
-def sample_index(probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+def sample_index(probs: torch.Tensor, generator: torch.Generator | None = None,
+                 uniform: torch.Tensor | None = None) -> torch.Tensor:
     """A class index per categorical (last axis) by inverse CDF: one uniform per categorical, a cumsum and a
-    count; several times faster than `torch.multinomial` on many small categoricals (benchmarks/imagination.py)."""
+    count; several times faster than `torch.multinomial` on many small categoricals (benchmarks/imagination.py).
+    `uniform` (..., 1) in [0, 1): the uniforms to use, drawn by the caller (else drawn here from `generator`)."""
     cdf = probs.detach().cumsum(-1)
-    u = torch.rand(*probs.shape[:-1], 1, generator=generator, device=probs.device, dtype=cdf.dtype) * cdf[..., -1:]
+    if uniform is None:
+        uniform = torch.rand(*probs.shape[:-1], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
+    assert uniform.shape == (*probs.shape[:-1], 1), (uniform.shape, probs.shape)
+    u = uniform.to(cdf.dtype) * cdf[..., -1:]
     return (cdf < u).sum(-1).clamp(max=probs.shape[-1] - 1)
 
 
@@ -32,10 +37,12 @@ def sample_one_hot(log_probs: torch.Tensor, generator: torch.Generator | None = 
     return F.one_hot(sample_index(log_probs.exp(), generator), log_probs.shape[-1]).float()
 
 
-def straight_through_sample(log_probs: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One-hot sample per categorical (last axis) whose gradient is that of the probabilities."""
+def straight_through_sample(log_probs: torch.Tensor, generator: torch.Generator | None = None,
+                            uniform: torch.Tensor | None = None) -> torch.Tensor:
+    """One-hot sample per categorical (last axis) whose gradient is that of the probabilities (`uniform`: as
+    `sample_index`)."""
     probs = log_probs.exp()
-    one_hot = F.one_hot(sample_index(probs, generator), probs.shape[-1]).to(probs.dtype)
+    one_hot = F.one_hot(sample_index(probs, generator, uniform), probs.shape[-1]).to(probs.dtype)
     return one_hot + probs - probs.detach()
 
 

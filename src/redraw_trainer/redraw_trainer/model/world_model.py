@@ -105,8 +105,10 @@ def dynamics_mask(is_first: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (values * mask).sum() / mask.sum().clamp(min=1.0)
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, count: float | None = None) -> torch.Tensor:
+    """Mean of `values` where `mask` is 1; divided by `count` instead of the mask's sum when given."""
+    denominator = mask.sum().clamp(min=1.0) if count is None else max(float(count), 1.0)
+    return (values * mask).sum() / denominator
 
 
 REWARD_INPUTS = ("z", "z_action")
@@ -211,13 +213,16 @@ class WorldModel(nn.Module):
         """Probability the episode continues after state z."""
         return torch.sigmoid(self.cont_head(z.flatten(-2)).squeeze(-1))
 
-    def lane_loss(self, flat_z: torch.Tensor, lane: torch.Tensor) -> torch.Tensor:
-        """Squared error of the lane head on rows whose lane pose is known (NaN = unknown: robot data)."""
+    def lane_loss(self, flat_z: torch.Tensor, lane: torch.Tensor, count: float | None = None) -> torch.Tensor:
+        """Squared error of the lane head on rows whose lane pose is known (NaN = unknown: robot data), averaged
+        over them, or divided by `count` (one rank's part of a batch: 0 without such rows, through the head all
+        the same, as DistributedDataParallel wants every parameter in the graph)."""
         known = torch.isfinite(lane).all(-1)
-        if not bool(known.any()):
+        if count is None and not bool(known.any()):
             return flat_z.new_zeros(())
         target = lane[known] / lane.new_tensor(LANE_UNITS)
-        return ((self.lane_head(flat_z[known]) - target) ** 2).sum(-1).mean()
+        error = ((self.lane_head(flat_z[known]) - target) ** 2).sum(-1)
+        return error.mean() if count is None else error.sum() / max(count, 1.0)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """(..., G, K) -> (..., S, S, 3) uint8 image (for reports)."""
@@ -226,16 +231,23 @@ class WorldModel(nn.Module):
         image = ((mean + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).movedim(-3, -1)
         return image.reshape(*lead, *image.shape[-3:])
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """DreamerV3 world-model loss on a (B, T) batch: image, action, reward, is_first, is_terminal."""
-        cfg = self.cfg
+    def loss(self, batch: dict[str, torch.Tensor], sample_uniform: torch.Tensor | None = None,
+             counts: dict[str, float] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """DreamerV3 world-model loss on a (B, T) batch: image, action, reward, is_first, is_terminal.
+
+        For a batch split across ranks (`learn/train.py`), so that the ranks' mean gradient is one process's on the
+        whole batch: `sample_uniform` (B, T, G, 1) the uniforms that draw the posterior samples (else torch's
+        generator draws them); `counts` {"predicted": steps the prior predicts, "lane": rows with a known lane
+        pose}, the whole batch's over the number of ranks, what the masked sums are divided by (None in one
+        process: this batch's own counts)."""
+        cfg, counts = self.cfg, counts or {}
         image, action, is_first = batch["image"], batch["action"], batch["is_first"]
         batch_size, steps = image.shape[:2]
         assert image.shape == (batch_size, steps, cfg.image_size, cfg.image_size, 3), image.shape
         assert action.shape == (batch_size, steps, cfg.action_dim), action.shape
         post = self.posterior(image, batch.get("history"))
         commands = self.commands(action, batch.get("history"))
-        z = straight_through_sample(post)
+        z = straight_through_sample(post, uniform=sample_uniform)
         prior = scan_prior(self.dynamics, z, commands, is_first, post[:, 0].exp().detach(), cfg.unimix)
         mask = dynamics_mask(is_first)
         dyn_kl = categorical_kl(post.detach(), prior)
@@ -250,11 +262,11 @@ class WorldModel(nn.Module):
             "cont": F.binary_cross_entropy_with_logits(
                 self.cont_head(flat_z).squeeze(-1), 1.0 - batch["is_terminal"].reshape(-1).float()
             ),
-            "dyn": masked_mean(dyn_kl.clamp(min=cfg.free_bits), mask),
-            "rep": masked_mean(rep_kl.clamp(min=cfg.free_bits), mask),
+            "dyn": masked_mean(dyn_kl.clamp(min=cfg.free_bits), mask, counts.get("predicted")),
+            "rep": masked_mean(rep_kl.clamp(min=cfg.free_bits), mask, counts.get("predicted")),
         }
         if cfg.lane_scale > 0:
-            losses["lane"] = self.lane_loss(flat_z, batch["lane"].reshape(batch_size * steps, -1))
+            losses["lane"] = self.lane_loss(flat_z, batch["lane"].reshape(batch_size * steps, -1), counts.get("lane"))
         total = (
             cfg.recon_scale * losses["recon"]
             + cfg.reward_scale * losses["reward"]
@@ -265,6 +277,6 @@ class WorldModel(nn.Module):
         )
         metrics = {f"loss/{k}": v.detach() for k, v in losses.items()}
         metrics["loss/total"] = total.detach()
-        metrics["kl/dynamics"] = masked_mean(dyn_kl.detach(), mask)
+        metrics["kl/dynamics"] = masked_mean(dyn_kl.detach(), mask, counts.get("predicted"))
         metrics["entropy/posterior"] = -(post.exp() * post).sum((-2, -1)).mean().detach()
         return total, metrics

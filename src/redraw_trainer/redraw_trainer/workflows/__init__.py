@@ -6,19 +6,22 @@ writes its outputs and returns what to print. `redraw <command>` is one call int
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+from redraw_trainer.core import distributed
 from redraw_trainer.core.config import Config, RefitConfig, apply_overrides, with_preset_policy
 from redraw_trainer.core.devices import resolve_device
 from redraw_trainer.core.metrics_log import MetricsLog
 from redraw_trainer.data.reading import BagReading, load_dataset
+from redraw_trainer.data.sequences import SequenceData
 from redraw_trainer.learn.adapt import adapt, adapter_dynamics, load_adapter, save_adapter
 from redraw_trainer.learn.export import export_onnx, set_gap_threshold
 from redraw_trainer.learn.policy import save_and_export, train_policy
 from redraw_trainer.learn.pretrain import export_world_model, pretrain
 from redraw_trainer.learn.reward_refit import refit_reward
-from redraw_trainer.learn.train import CHECKPOINT_NAME
+from redraw_trainer.learn.train import CHECKPOINT_NAME, train_world_model
 from redraw_trainer.measure.evaluation import open_loop
 from redraw_trainer.measure.plots import image_strip, learning_curves
 from redraw_trainer.measure.reality_gap import REFERENCE_GAP, calibrate_threshold
@@ -29,15 +32,43 @@ from redraw_trainer.model.checkpoint import action_scale, checkpoint_preprocess,
 from redraw_trainer.model.frame_policy import load_policy
 
 
-def pretrain_run(cfg: Any, run_dir: str | Path, out: str | None, title: str, progress: bool) -> list[str]:
-    """`redraw pretrain`: collect, explore, train (resuming from `run_dir`), plot the curves, export to `out`."""
-    summary = pretrain(cfg, run_dir, progress=progress)
+def pretrain_run(cfg: Config, run_dir: str | Path, out: str | None, title: str, progress: bool,
+                 nproc: int = 1) -> list[str]:
+    """`redraw pretrain`: collect, explore, train (resuming from `run_dir`), plot the curves, export to `out`.
+    `nproc` > 1 starts that many ranks on this machine; under torchrun each process is one rank already, and only
+    rank 0 plots, exports and reports."""
+    summary = _ranks(nproc, cfg.device, pretrain, cfg, run_dir, progress)
+    if summary is None:
+        return []
     learning_curves(Path(run_dir) / "metrics.jsonl", ["train/loss/recon", "train/kl/dynamics", "train/loss/reward"],
                     Path(run_dir) / "curve.png", title=title)
     lines = [json.dumps({k: {"mean": v["mean"], "ci95": v["ci95"]} for k, v in summary["source_returns"].items()}, indent=2)]
     if out:
         lines.append(f"world model written to {export_world_model(Path(run_dir) / CHECKPOINT_NAME, out)}")
     return lines
+
+
+def train_world_model_run(data_path: str, cfg: Config, run_dir: str, progress: bool, nproc: int = 1) -> list[str]:
+    """`redraw train-world-model`: train (or resume) a world model on a dataset file, on `nproc` ranks or torchrun's."""
+    steps = _ranks(nproc, cfg.device, _train_on_file, data_path, cfg, run_dir, progress)
+    return [] if steps is None else [f"world model trained to step {steps} in {run_dir}"]
+
+
+def _train_on_file(data_path: str, cfg: Config, run_dir: str, progress: bool) -> int:
+    return train_world_model(SequenceData.load(data_path), cfg, run_dir, progress=progress)[1]
+
+
+def _ranks(nproc: int, device: str, fn: Any, *args: Any) -> Any:
+    """`fn(*args)` on `nproc` new ranks (rank 0's result), or in this process, which is one rank under torchrun
+    (its result on rank 0, None on the others)."""
+    if nproc > 1:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ValueError("--nproc starts its own ranks; under torchrun leave it out (torchrun's "
+                             "--nproc_per_node says how many)")
+        return distributed.launch(nproc, device, fn, *args)
+    with distributed.session(device):
+        value = fn(*args)
+        return value if distributed.is_main() else None
 
 
 def refit_reward_run(model: str, run_dir: str, out: str, transitions: int, refit: RefitConfig, policy_updates: int | None,
