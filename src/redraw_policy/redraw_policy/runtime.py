@@ -56,9 +56,14 @@ class OnnxPolicy:
             if key not in raw:
                 raise ContractError(f"{self.path}: model metadata lacks '{key}'; export it with `redraw export`")
         try:
-            return {k: json.loads(v) for k, v in raw.items() if k.startswith("redraw.")}
+            metadata = {k: json.loads(v) for k, v in raw.items() if k.startswith("redraw.")}
         except json.JSONDecodeError as err:
             raise ContractError(f"{self.path}: model metadata is not valid JSON ({err})") from err
+        for key in REQUIRED_METADATA:
+            if not isinstance(metadata[key], dict):
+                raise ContractError(f"{self.path}: model metadata '{key}' is {metadata[key]!r}, expected a mapping; "
+                                    "export a policy trained on frames with a preprocessing record")
+        return metadata
 
     def _check_io(self) -> None:
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()

@@ -50,6 +50,12 @@ def test_model_without_metadata_is_refused(tmp_path):
         OnnxPolicy(model)
 
 
+def test_model_with_an_empty_preprocessing_record_is_refused(tmp_path):
+    model = make_onnx_policy(tmp_path / "empty.onnx", metadata={"redraw.preprocess": None})
+    with pytest.raises(ContractError, match="empty.onnx: model metadata 'redraw.preprocess' is None, expected a mapping"):
+        OnnxPolicy(model)
+
+
 def test_model_with_a_wrong_input_size_is_refused(tmp_path):
     model = make_onnx_policy(tmp_path / "wrong.onnx", preprocess=PreprocessConfig(out_width=32, out_height=32),
                              metadata={"redraw.preprocess": PreprocessConfig().to_dict()})
