@@ -46,6 +46,4 @@ def windows_with_cache(
 def imagination_starts(model: WorldModel, data: SequenceData) -> tuple[torch.Tensor, torch.Tensor]:
     """Start states for imagination: every frame's posterior (N, G, K) and its commands c_t (N, C)."""
     post = encode_posteriors(model, data)
-    action = torch.from_numpy(data.action.astype(np.float32)).to(post.device)
-    history = torch.from_numpy(data.history(model.cfg.command_history)).to(post.device)
-    return post, model.commands(action, history)
+    return post, torch.from_numpy(data.commands(model.cfg.command_history)).to(post.device)

@@ -70,18 +70,17 @@ def open_loop(
     device = cache.device
     rows = torch.from_numpy(data.windows(starts, length))
     post = cache[rows.to(device)]  # (W, L, G, K)
-    action = model.commands(torch.from_numpy(data.action.astype(np.float32))[rows].to(device),
-                            torch.from_numpy(data.history(model.cfg.command_history))[rows].to(device))  # c_t
+    commands = torch.from_numpy(data.commands(model.cfg.command_history))[rows].to(device)  # c_t per row
     is_first = torch.from_numpy(data.is_first)[rows].to(device)
     generator = seeded_generator(seed, device)
     z_context = sample_one_hot(post[:, :context], generator)
-    prior = scan_prior(dynamics, z_context, action[:, :context], is_first[:, :context], post[:, 0].exp(), model.cfg.unimix)
+    prior = scan_prior(dynamics, z_context, commands[:, :context], is_first[:, :context], post[:, 0].exp(), model.cfg.unimix)
     belief = prior[:, -1].exp() if context > 1 else post[:, 0].exp()
     z_prev = z_context[:, -1]
     kls, accs = [], []
     for h in range(horizon):
         t = context + h
-        log_probs = model.prior_step(dynamics, z_prev, action[:, t], belief)
+        log_probs = model.prior_step(dynamics, z_prev, commands[:, t], belief)
         kls.append(categorical_kl(post[:, t], log_probs).mean().item())
         accs.append((log_probs.argmax(-1) == post[:, t].argmax(-1)).float().mean().item())
         belief = log_probs.exp()

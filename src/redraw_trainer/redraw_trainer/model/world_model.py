@@ -176,19 +176,18 @@ class WorldModel(nn.Module):
         """The posterior head's input: the frame's embedding with the command history beside it."""
         if not self.history_dim:
             return embedding
+        return torch.cat([embedding, self.checked_history(history).to(embedding.dtype)], -1)
+
+    def commands(self, action: torch.Tensor, history: torch.Tensor | None) -> torch.Tensor:
+        """c_t of data rows: their command history (..., k * A) when the model reads one, else the action."""
+        return self.checked_history(history) if self.history_dim else action
+
+    def checked_history(self, history: torch.Tensor | None) -> torch.Tensor:
+        """`history` if it is the (..., k * A) command history this model reads; a clear error otherwise."""
         if history is None or history.shape[-1] != self.history_dim:
             got = "none" if history is None else f"{history.shape[-1]} values"
             raise ValueError(f"this world model reads the last {self.cfg.command_history} commands beside each frame "
                              f"(model.command_history; {self.history_dim} values), got {got}")
-        return torch.cat([embedding, history.to(embedding.dtype)], -1)
-
-    def commands(self, action: torch.Tensor, history: torch.Tensor | None) -> torch.Tensor:
-        """c_t of data rows: their command history (..., k * A) when the model reads one, else the action."""
-        if not self.history_dim:
-            return action
-        if history is None or history.shape[-1] != self.history_dim:
-            raise ValueError(f"this world model reads the last {self.cfg.command_history} commands "
-                             f"(model.command_history); pass the rows' command history")
         return history
 
     def next_commands(self, commands: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
